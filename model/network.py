@@ -1,0 +1,293 @@
+"""A fully connected network: logistic hidden units, softmax output.
+
+Batches are row-major, as in scikit-learn's MLP: each layer computes
+``X @ W + b`` with ``X`` of shape (n_samples, fan_in) and ``W`` of shape
+(fan_in, fan_out), one matrix product per layer for the whole batch.
+
+The weights travel in a ``.npz`` file together with the layer sizes and the
+training metadata, so a model file rebuilds its network without pickle.
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from scipy.special import expit
+
+from model import N_CLASSES, N_PIXELS
+
+FORMAT_VERSION = 1
+"""Version of the ``.npz`` layout that `Network.save` writes and `load` reads."""
+
+DTYPE = np.float32
+"""Floating type of the weights and of all the arithmetic."""
+
+MODEL_FILE_MODE = 0o644
+"""Permissions of a saved model file (a temporary file starts private)."""
+
+VERSION_HASH_LENGTH = 8
+"""Hex digits of the weights' SHA-256 kept in `Network.version`."""
+
+
+class ModelFileError(Exception):
+    """A model file is missing or malformed; the message names the path and the problem."""
+
+    def __init__(self, path, problem):
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+def softmax(Z):
+    """Return the row-wise softmax of Z, shape (n_samples, n_classes).
+
+    The row maximum is subtracted first so that ``exp`` cannot overflow.
+    """
+    E = np.exp(Z - Z.max(axis=1, keepdims=True))
+    E /= E.sum(axis=1, keepdims=True)
+    return E
+
+
+def cross_entropy(P, y):
+    """Return the mean cross-entropy of probabilities P for integer labels y.
+
+    P : ndarray of shape (n_samples, n_classes)
+    y : ndarray of shape (n_samples,), integers in [0, n_classes)
+
+    The log is clipped at the dtype's machine epsilon so that a confident
+    wrong answer costs a large finite loss rather than infinity.
+    """
+    eps = np.finfo(P.dtype).eps
+    picked = P[np.arange(len(y)), y]
+    return float(-np.log(np.clip(picked, eps, 1.0)).mean())
+
+
+class Network:
+    """A multi-layer perceptron with logistic hidden units and a softmax output.
+
+    layer_sizes : tuple of int, e.g. (784, 800, 10)
+    weights     : list of ndarray, weights[i] of shape (layer_sizes[i], layer_sizes[i + 1])
+    biases      : list of ndarray, biases[i] of shape (layer_sizes[i + 1],)
+    metadata    : dict, JSON-serialisable training metadata
+    """
+
+    def __init__(self, weights, biases, metadata=None):
+        if len(weights) != len(biases) or not weights:
+            raise ValueError(
+                f"need one bias per weight matrix and at least one layer, "
+                f"got {len(weights)} weight matrices and {len(biases)} bias vectors"
+            )
+        self.weights = list(weights)
+        self.biases = list(biases)
+        self.metadata = dict(metadata or {})
+
+    @classmethod
+    def initialise(cls, layer_sizes, rng, dtype=DTYPE):
+        """Return a new network with Glorot-uniform weights and zero biases.
+
+        The bound sqrt(2 / (fan_in + fan_out)) is the one scikit-learn uses
+        for logistic units: it keeps the first pre-activations in the
+        near-linear part of the sigmoid.
+        """
+        sizes = tuple(int(size) for size in layer_sizes)
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(f"layer_sizes must be at least two positive sizes, got {layer_sizes!r}")
+        weights, biases = [], []
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            bound = np.sqrt(2.0 / (fan_in + fan_out))
+            weights.append(rng.uniform(-bound, bound, size=(fan_in, fan_out)).astype(dtype))
+            biases.append(np.zeros(fan_out, dtype=dtype))
+        return cls(weights, biases)
+
+    @property
+    def layer_sizes(self):
+        """Sizes of the layers, input first: tuple of int."""
+        return (self.weights[0].shape[0],) + tuple(W.shape[1] for W in self.weights)
+
+    @property
+    def dtype(self):
+        """Floating type of the weights, used for all the arithmetic."""
+        return self.weights[0].dtype
+
+    @property
+    def version(self):
+        """Return a short stable id: the layer sizes and a hash of the weight bytes."""
+        digest = hashlib.sha256()
+        for W, b in zip(self.weights, self.biases):
+            digest.update(np.ascontiguousarray(W).tobytes())
+            digest.update(np.ascontiguousarray(b).tobytes())
+        sizes = "-".join(str(size) for size in self.layer_sizes)
+        return f"mlp-{sizes}-{digest.hexdigest()[:VERSION_HASH_LENGTH]}"
+
+    def forward(self, X):
+        """Return the activations of every layer, input first.
+
+        X : ndarray of shape (n_samples, layer_sizes[0])
+        Returns a list of ndarrays, the i-th of shape (n_samples, layer_sizes[i]);
+        the last one holds the softmax probabilities.
+        """
+        activations = [np.asarray(X, dtype=self.dtype)]
+        last = len(self.weights) - 1
+        for i, (W, b) in enumerate(zip(self.weights, self.biases)):
+            Z = activations[-1] @ W
+            Z += b
+            activations.append(softmax(Z) if i == last else expit(Z, out=Z))
+        return activations
+
+    def predict_proba(self, X):
+        """Return class probabilities, shape (n_samples, 10), float32, rows summing to 1.
+
+        X : ndarray of shape (n_samples, 784), float32 in [0, 1], ink = 1.
+        """
+        X = np.asarray(X, dtype=self.dtype)
+        if X.ndim != 2 or X.shape[1] != self.layer_sizes[0]:
+            raise ValueError(f"X must have shape (n_samples, {self.layer_sizes[0]}), got {X.shape}")
+        return self.forward(X)[-1].astype(np.float32, copy=False)
+
+    def predict(self, X):
+        """Return the most probable class of each row of X, shape (n_samples,)."""
+        return self.predict_proba(X).argmax(axis=1)
+
+    def loss_and_gradients(self, X, y, l2=0.0):
+        """Return the minibatch loss and its gradients with respect to every parameter.
+
+        X  : ndarray of shape (n_samples, layer_sizes[0])
+        y  : ndarray of shape (n_samples,), integer class labels
+        l2 : L2 penalty; the loss gains 0.5 * l2 * (sum of squared weights),
+             biases are not penalised.
+        Returns (loss, weight_gradients, bias_gradients), the gradient lists
+        shaped like `weights` and `biases`.
+
+        Softmax with cross-entropy has the simple output delta P - Y; each
+        hidden layer multiplies the back-propagated delta by expit's
+        derivative, computed from the unit's output as a * (1 - a).
+        """
+        activations = self.forward(X)
+        n_samples = len(y)
+        probabilities = activations[-1]
+        loss = cross_entropy(probabilities, y)
+        if l2:
+            loss += 0.5 * l2 * sum(float(np.vdot(W, W)) for W in self.weights)
+
+        delta = probabilities.copy()
+        delta[np.arange(n_samples), y] -= 1
+        delta /= n_samples
+        weight_gradients = [None] * len(self.weights)
+        bias_gradients = [None] * len(self.biases)
+        for i in range(len(self.weights) - 1, -1, -1):
+            weight_gradients[i] = activations[i].T @ delta
+            if l2:
+                weight_gradients[i] += self.dtype.type(l2) * self.weights[i]
+            bias_gradients[i] = delta.sum(axis=0)
+            if i > 0:
+                a = activations[i]
+                delta = (delta @ self.weights[i].T) * a * (1 - a)
+        return loss, weight_gradients, bias_gradients
+
+    def copy(self):
+        """Return an independent copy of the network (weights and metadata)."""
+        return Network(
+            [W.copy() for W in self.weights],
+            [b.copy() for b in self.biases],
+            json.loads(json.dumps(self.metadata)),
+        )
+
+    def is_finite(self):
+        """Return True if no weight or bias is NaN or infinite."""
+        return all(np.isfinite(p).all() for p in self.weights + self.biases)
+
+    def save(self, path):
+        """Write the network to a ``.npz`` file atomically.
+
+        The arrays go to a temporary file in the destination folder, which
+        then replaces the destination in one step: a reader never sees a
+        half-written model.
+        """
+        path = Path(path)
+        arrays = {
+            "format_version": np.array(FORMAT_VERSION),
+            "layer_sizes": np.array(self.layer_sizes, dtype=np.int64),
+            "metadata": np.array(json.dumps(self.metadata, sort_keys=True)),
+        }
+        for i, (W, b) in enumerate(zip(self.weights, self.biases)):
+            arrays[f"W{i}"] = W
+            arrays[f"b{i}"] = b
+        descriptor, temp_name = tempfile.mkstemp(prefix=path.name, suffix=".tmp.npz", dir=path.parent)
+        try:
+            with os.fdopen(descriptor, "wb") as temp_file:
+                np.savez_compressed(temp_file, **arrays)
+            os.chmod(temp_name, MODEL_FILE_MODE)
+            os.replace(temp_name, path)
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path):
+        """Read a network saved by `save`, checking every array; raise ModelFileError if malformed."""
+        path = Path(path)
+        if not path.is_file():
+            raise ModelFileError(path, "file not found")
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                arrays = {key: archive[key] for key in archive.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise ModelFileError(path, f"not a readable .npz file ({error})") from error
+        return cls._from_arrays(path, arrays)
+
+    @classmethod
+    def _from_arrays(cls, path, arrays):
+        """Build a network from the arrays of a model file, validating each one."""
+        for key in ("format_version", "layer_sizes", "metadata"):
+            if key not in arrays:
+                raise ModelFileError(path, f"missing array {key!r}")
+
+        format_version = arrays["format_version"]
+        if format_version.shape != () or format_version.dtype.kind not in "iu":
+            raise ModelFileError(path, "format_version must be a single integer")
+        if int(format_version) != FORMAT_VERSION:
+            raise ModelFileError(
+                path, f"unsupported format_version {int(format_version)} (this code reads {FORMAT_VERSION})"
+            )
+
+        sizes = arrays["layer_sizes"]
+        if sizes.ndim != 1 or sizes.dtype.kind not in "iu" or len(sizes) < 2 or sizes.min() < 1:
+            raise ModelFileError(path, f"layer_sizes must be at least two positive integers, got {sizes.tolist()}")
+        sizes = tuple(int(size) for size in sizes)
+        if sizes[0] != N_PIXELS or sizes[-1] != N_CLASSES:
+            raise ModelFileError(
+                path, f"layer_sizes {sizes} must start with {N_PIXELS} inputs and end with {N_CLASSES} outputs"
+            )
+
+        weights, biases = [], []
+        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            for key, shape, layer in ((f"W{i}", (fan_in, fan_out), weights), (f"b{i}", (fan_out,), biases)):
+                if key not in arrays:
+                    raise ModelFileError(path, f"missing array {key!r} for layer_sizes {sizes}")
+                array = arrays[key]
+                if array.shape != shape:
+                    raise ModelFileError(
+                        path, f"array {key!r} has shape {array.shape}, expected {shape} from layer_sizes {sizes}"
+                    )
+                if array.dtype.kind != "f":
+                    raise ModelFileError(path, f"array {key!r} has dtype {array.dtype}, expected floating point")
+                if not np.isfinite(array).all():
+                    raise ModelFileError(path, f"array {key!r} contains NaN or infinite values")
+                layer.append(array)
+        if len({array.dtype for array in weights + biases}) != 1:
+            raise ModelFileError(path, "weights and biases must all have the same dtype")
+
+        metadata = arrays["metadata"]
+        if metadata.shape != () or metadata.dtype.kind != "U":
+            raise ModelFileError(path, "metadata must be a single JSON string")
+        try:
+            metadata = json.loads(str(metadata))
+        except json.JSONDecodeError as error:
+            raise ModelFileError(path, f"metadata is not valid JSON ({error})") from error
+        if not isinstance(metadata, dict):
+            raise ModelFileError(path, "metadata must be a JSON object")
+        return cls(weights, biases, metadata)

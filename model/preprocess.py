@@ -1,0 +1,213 @@
+"""Turn an uploaded drawing into the 28×28 input the network reads.
+
+MNIST's digits were made in three steps: each digit was fitted into a
+20×20 box keeping its aspect ratio (with anti-aliasing, hence grey levels),
+then placed in a 28×28 field so that its centre of mass sat at the centre.
+A drawing from a canvas is nothing like that: large, anywhere on the canvas,
+dark on light or ink in the alpha channel. Each step below brings it closer,
+and each is a pure function that can be tested on its own:
+
+    decode_image → ink_intensity → crop_to_ink → fit_to_box → centre_by_mass
+
+`preprocess` chains them: bytes in, ``(28, 28)`` float32 in [0, 1] out,
+with ink = 1 as in MNIST.
+"""
+
+import io
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from model import IMAGE_SIDE
+
+PREPROCESSING_VERSION = 1
+"""Bumped whenever a change here alters the network's input for the same image."""
+
+DEFAULT_MAX_PIXELS = 4_000_000
+"""Largest image (width × height) accepted: a 2000×2000 photo, far above any canvas."""
+
+ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP")
+"""Decoders Pillow may use: the formats the API documents, nothing more exotic."""
+
+DIGIT_BOX = 20
+"""Side of the box MNIST fitted each digit into before centring it."""
+
+MNIST_CENTRE = IMAGE_SIDE / 2
+"""Where MNIST's centres of mass lie: row and column 14.0 (measured on its training set)."""
+
+INK_NOISE_LEVEL = 0.1
+"""Ink fainter than this does not count when finding the digit's bounding box."""
+
+OPAQUE = 255
+"""Alpha of a fully opaque 8-bit pixel; also the full scale of 8-bit luminance."""
+
+SIXTEEN_BIT_MAX = 65535
+"""Full scale of 16-bit greyscale images."""
+
+SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
+"""Pillow modes whose values are scaled by `SIXTEEN_BIT_MAX`, not 255."""
+
+ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+"""Pillow modes that carry an alpha channel."""
+
+
+class InputImageError(ValueError):
+    """The uploaded bytes cannot be turned into a digit; the message says why."""
+
+
+class UnreadableImageError(InputImageError):
+    """The bytes are not an image in a supported format, or the image is damaged."""
+
+
+class TooManyPixelsError(InputImageError):
+    """The image declares more pixels than allowed (a decompression bomb, or just too big)."""
+
+
+class NoInkError(InputImageError):
+    """The image holds no ink: a blank canvas is not a digit, so none is guessed."""
+
+
+def decode_image(data, max_pixels=DEFAULT_MAX_PIXELS):
+    """Decode the first frame of an image, upright, refusing oversized ones before decoding.
+
+    Pillow reads only the header on open, so the declared size is checked
+    before any pixel data is decompressed: a small file that declares a huge
+    image costs nothing. EXIF orientation is applied, so a phone photo is
+    upright. Animated images give their first frame.
+    """
+    if not data:
+        raise UnreadableImageError("the image is empty (0 bytes)")
+    try:
+        image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise TooManyPixelsError(f"the image has too many pixels ({error})") from None
+    except Exception as error:
+        raise UnreadableImageError(
+            "the data is not a readable image; send a PNG, JPEG, WebP, GIF or BMP file"
+        ) from error
+
+    width, height = image.size
+    if width * height > max_pixels:
+        raise TooManyPixelsError(
+            f"the image is {width}×{height} = {width * height:,} pixels; "
+            f"the limit is {max_pixels:,}"
+        )
+    if width == 0 or height == 0:
+        raise UnreadableImageError(f"the image has no pixels ({width}×{height})")
+    try:
+        image.load()
+        return ImageOps.exif_transpose(image)
+    except Exception as error:
+        raise UnreadableImageError(
+            f"the {image.format} image is damaged and cannot be decoded"
+        ) from error
+
+
+def ink_intensity(image):
+    """Return how much ink covers each pixel, shape (height, width), float32 in [0, 1].
+
+    Polarity is detected, not assumed. An image whose alpha varies is a
+    drawing on a transparent canvas: the alpha is the ink, whatever its
+    colour. Otherwise the luminance decides: the border is mostly
+    background, so when its median is light the ink is dark and the
+    luminance is inverted. The background level is then mapped to 0, so
+    grey paper counts as no ink.
+    """
+    if image.mode == "P" or "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ALPHA_MODES:
+        alpha = np.asarray(image.getchannel("A"), dtype=np.float32) / OPAQUE
+        if alpha.max() == 0 or alpha.min() < alpha.max():
+            return _full_contrast(alpha)
+        image = image.convert("RGB")
+    luminance = _luminance(image)
+    border = np.concatenate([luminance[0], luminance[-1], luminance[:, 0], luminance[:, -1]])
+    background = float(np.median(border))
+    ink = 1 - luminance if background > 0.5 else luminance
+    ink -= min(background, 1 - background)
+    return _full_contrast(np.clip(ink, 0, 1, out=ink))
+
+
+def _full_contrast(ink):
+    """Stretch ink so that its darkest pixel is 1, as in MNIST, unless it is only noise.
+
+    A grey pencil on a scan, or a thin anti-aliased line that never covers
+    a whole pixel, would otherwise look fainter than any training digit.
+    """
+    darkest = ink.max()
+    if darkest > INK_NOISE_LEVEL:
+        ink /= darkest
+    return ink
+
+
+def _luminance(image):
+    """Return the luminance of an image without alpha, shape (height, width), float32 in [0, 1]."""
+    if image.mode in SIXTEEN_BIT_MODES:
+        values = np.asarray(image, dtype=np.float32) / SIXTEEN_BIT_MAX
+        return np.clip(values, 0, 1, out=values)
+    if image.mode == "F":
+        return np.clip(np.asarray(image, dtype=np.float32), 0, 1)
+    return np.asarray(image.convert("L"), dtype=np.float32) / OPAQUE
+
+
+def crop_to_ink(ink):
+    """Return the smallest rectangle of `ink` that holds every pixel above the noise level.
+
+    ink : ndarray of shape (height, width), float32 in [0, 1]
+    Returns a view of shape (box_height, box_width). Raises NoInkError for a blank image.
+    """
+    visible = ink > INK_NOISE_LEVEL
+    rows = np.flatnonzero(visible.any(axis=1))
+    if rows.size == 0:
+        raise NoInkError("no ink found: the image is blank, draw a digit first")
+    columns = np.flatnonzero(visible.any(axis=0))
+    return ink[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
+
+
+def fit_to_box(ink):
+    """Scale the cropped ink so that its longer side is 20 px, keeping the aspect ratio.
+
+    ink : ndarray of shape (box_height, box_width), float32 in [0, 1]
+    Returns ndarray of shape (20, w) or (h, 20) with the other side at least 1,
+    float32 in [0, 1]. Lanczos resampling averages over the source pixels when
+    shrinking, which gives the grey, anti-aliased edges of MNIST's digits.
+    """
+    height, width = ink.shape
+    scale = DIGIT_BOX / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = Image.fromarray(np.ascontiguousarray(ink, dtype=np.float32), mode="F").resize(
+        size, Image.Resampling.LANCZOS
+    )
+    box = np.asarray(resized, dtype=np.float32)
+    return np.clip(box, 0, 1)
+
+
+def centre_by_mass(box):
+    """Place the box in a 28×28 field with its centre of mass at MNIST's centre.
+
+    box : ndarray of shape (h, w) with h, w ≤ 20, float32 in [0, 1]
+    Returns ndarray of shape (28, 28), float32. The shift is a whole number of
+    pixels, as in MNIST, and is clamped so that no ink falls off the field.
+    """
+    height, width = box.shape
+    mass = box.sum(dtype=np.float64)
+    if mass <= 0:
+        raise NoInkError("no ink found: the image is blank, draw a digit first")
+    rows = np.arange(height) @ box.sum(axis=1, dtype=np.float64) / mass
+    columns = np.arange(width) @ box.sum(axis=0, dtype=np.float64) / mass
+    top = int(np.clip(round(MNIST_CENTRE - rows), 0, IMAGE_SIDE - height))
+    left = int(np.clip(round(MNIST_CENTRE - columns), 0, IMAGE_SIDE - width))
+    field = np.zeros((IMAGE_SIDE, IMAGE_SIDE), dtype=np.float32)
+    field[top : top + height, left : left + width] = box
+    return field
+
+
+def preprocess(data, max_pixels=DEFAULT_MAX_PIXELS):
+    """Turn image bytes into the network's input, MNIST-style.
+
+    data : bytes of a PNG, JPEG, WebP, GIF or BMP image, any mode and polarity
+    Returns ndarray of shape (28, 28), float32 in [0, 1], ink = 1.
+    Raises an InputImageError subclass for anything that is not a drawable digit.
+    """
+    image = decode_image(data, max_pixels)
+    return centre_by_mass(fit_to_box(crop_to_ink(ink_intensity(image))))
