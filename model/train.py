@@ -1,0 +1,582 @@
+"""Train the digit recogniser on MNIST and save it as a model file.
+
+    python -m model.train --data ../shared/mnist --preset quick --out model/weights.npz
+    python -m model.train --data ../shared/mnist --preset full --seed 1 --out model/weights.npz
+
+A preset fills in every hyper-parameter; any flag given explicitly wins over
+it. Training holds out a validation split of the training set, keeps the
+weights of the epoch with the best validation accuracy, and scores the test
+set once, at the very end, only to record it: the test set chooses nothing.
+
+Press Ctrl-C to stop early: the best model so far is scored and saved.
+"""
+
+import argparse
+import math
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import scipy
+
+from model import IMAGE_SIDE, N_CLASSES, N_PIXELS
+from model.augment import KINDS, Augmenter, AugmentParams, parse_kinds
+from model.mnist import SHA256, MnistError, load_mnist, to_features
+from model.network import DTYPE, Network
+from model.preprocess import PREPROCESSING_VERSION
+
+MODEL_FORMAT = "digit-recogniser model"
+"""The metadata's "format" field, naming what kind of file this is."""
+
+PRESETS = {
+    "quick": {
+        "hidden": (800,),
+        "epochs": 10,
+        "batch_size": 128,
+        "optimizer": "adam",
+        "learning_rate": 3e-3,
+        "lr_schedule": "cosine",
+        "l2": 0.0,
+        "augment": ("affine",),
+    },
+    "full": {
+        "hidden": (800,),
+        "epochs": 60,
+        "batch_size": 128,
+        "optimizer": "adam",
+        "learning_rate": 1e-3,
+        "lr_schedule": "cosine",
+        "l2": 1e-5,
+        "augment": KINDS,
+    },
+}
+"""Hyper-parameters of each preset. quick: a good model in about a minute on
+two cores; full: the committed model, under half an hour."""
+
+DEFAULT_PRESET = "quick"
+
+OPTIMIZERS = ("adam", "momentum")
+LR_SCHEDULES = ("cosine", "step", "constant")
+
+VALIDATION_FRACTION = 1 / 12
+"""Share of the training set held out for validation unless --validation-size
+is given: 5,000 of MNIST's 60,000."""
+
+STEP_DECAY_POINTS = (0.5, 0.75)
+"""Fractions of training after which the step schedule divides the rate."""
+
+STEP_DECAY_FACTOR = 0.1
+"""What the step schedule multiplies the rate by at each of those points."""
+
+AUGMENT_BLOCK = 4096
+"""Training samples distorted together, so that augmentation works on large
+vectorised chunks while the minibatches stay small."""
+
+EVALUATION_BATCH = 2000
+"""Samples per forward pass when scoring, to bound memory."""
+
+ADAM_BETA1 = 0.9
+ADAM_BETA2 = 0.999
+ADAM_EPSILON = 1e-8
+
+TINY = np.finfo(DTYPE).tiny
+"""The smallest normal float32. Optimiser state below it is flushed: see Adam."""
+
+PROGRESS_INTERVAL_TTY_S = 0.2
+PROGRESS_INTERVAL_LOG_S = 10.0
+"""How often the progress bar redraws on a terminal, and in a log file."""
+
+PROGRESS_BAR_WIDTH = 24
+
+EXIT_INTERRUPTED = 130
+"""Exit status after Ctrl-C, as a shell reports it (the model is still saved)."""
+
+
+class TrainingError(Exception):
+    """Training cannot start or went wrong (bad hyper-parameters, diverged weights)."""
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Every choice that shapes a training run.
+
+    hidden          : sizes of the hidden layers, e.g. (800,) or (512, 256)
+    validation_size : training samples held out; None for VALIDATION_FRACTION
+    limit           : train on the first `limit` training samples only (None: all)
+    augment         : kinds of augmentation, a subset of model.augment.KINDS
+    """
+
+    hidden: tuple = PRESETS[DEFAULT_PRESET]["hidden"]
+    epochs: int = PRESETS[DEFAULT_PRESET]["epochs"]
+    batch_size: int = PRESETS[DEFAULT_PRESET]["batch_size"]
+    optimizer: str = PRESETS[DEFAULT_PRESET]["optimizer"]
+    learning_rate: float = PRESETS[DEFAULT_PRESET]["learning_rate"]
+    momentum: float = 0.9
+    lr_schedule: str = PRESETS[DEFAULT_PRESET]["lr_schedule"]
+    l2: float = PRESETS[DEFAULT_PRESET]["l2"]
+    augment: tuple = PRESETS[DEFAULT_PRESET]["augment"]
+    augment_params: AugmentParams = field(default_factory=AugmentParams)
+    validation_size: int = None
+    limit: int = None
+    seed: int = 0
+    preset: str = DEFAULT_PRESET
+
+    def __post_init__(self):
+        checks = [
+            (all(isinstance(size, int) and size >= 1 for size in self.hidden) and len(self.hidden) >= 1,
+             "hidden", "one or more positive layer sizes"),
+            (self.epochs >= 1, "epochs", "at least 1"),
+            (self.batch_size >= 1, "batch_size", "at least 1"),
+            (self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}"),
+            (math.isfinite(self.learning_rate) and self.learning_rate > 0, "learning_rate", "a number > 0"),
+            (0 <= self.momentum < 1, "momentum", "in [0, 1)"),
+            (self.lr_schedule in LR_SCHEDULES, "lr_schedule", f"one of {', '.join(LR_SCHEDULES)}"),
+            (math.isfinite(self.l2) and self.l2 >= 0, "l2", "a number >= 0"),
+            (set(self.augment) <= set(KINDS), "augment", f"a subset of {', '.join(KINDS)}"),
+            (self.validation_size is None or self.validation_size >= 1, "validation_size", "at least 1"),
+            (self.limit is None or self.limit >= 2, "limit", "at least 2"),
+            (self.preset is None or self.preset in PRESETS, "preset", f"one of {', '.join(PRESETS)}"),
+        ]
+        for ok, name, wanted in checks:
+            if not ok:
+                raise TrainingError(f"{name} must be {wanted}, got {getattr(self, name)!r}")
+
+    def layer_sizes(self):
+        """Return the network's layer sizes, input first."""
+        return (N_PIXELS, *self.hidden, N_CLASSES)
+
+
+class TrainingResult(NamedTuple):
+    """What `train` returns: the best network (metadata filled in) and whether Ctrl-C cut it short."""
+
+    network: Network
+    interrupted: bool
+
+
+class Adam:
+    """Adam (Kingma and Ba, 2015) updating float32 arrays in place.
+
+    Float32 moment estimates have a trap: where the gradient stays zero (an
+    input pixel that no training image inks, say), the estimates decay
+    geometrically into subnormal numbers and then stick at the smallest one,
+    since rounding 0.999 * 2**-149 gives 2**-149 back. Arithmetic on
+    subnormals is many times slower on x86, and every later step pays for
+    it. So the second moment is floored at the smallest normal number (far
+    below epsilon squared, so no update changes) and first moments smaller
+    than that are flushed to zero.
+    """
+
+    def __init__(self, parameters, beta1=ADAM_BETA1, beta2=ADAM_BETA2, epsilon=ADAM_EPSILON):
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+        self.first_moments = [np.zeros_like(p) for p in parameters]
+        self.second_moments = [np.zeros_like(p) for p in parameters]
+        self._scratch = [np.empty_like(p) for p in parameters]
+        self._small = [np.empty(p.shape, dtype=bool) for p in parameters]
+        self.steps = 0
+
+    def step(self, parameters, gradients, learning_rate):
+        """Move each parameter against its gradient; the gradients are overwritten."""
+        self.steps += 1
+        # Bias correction folded into the rate and epsilon, as in Kingma and Ba's section 2.
+        correction = math.sqrt(1 - self.beta2**self.steps)
+        rate = DTYPE(learning_rate * correction / (1 - self.beta1**self.steps))
+        epsilon = DTYPE(self.epsilon * correction)
+        for p, g, m, v, scratch, small in zip(
+            parameters, gradients, self.first_moments, self.second_moments, self._scratch, self._small
+        ):
+            m *= DTYPE(self.beta1)
+            np.multiply(g, DTYPE(1 - self.beta1), out=scratch)
+            m += scratch
+            np.abs(m, out=scratch)
+            np.less(scratch, TINY, out=small)
+            np.copyto(m, 0, where=small)
+            g *= g
+            g *= DTYPE(1 - self.beta2)
+            v *= DTYPE(self.beta2)
+            v += g
+            np.maximum(v, TINY, out=v)
+            np.sqrt(v, out=scratch)
+            scratch += epsilon
+            np.divide(m, scratch, out=scratch)
+            scratch *= rate
+            p -= scratch
+
+
+class MomentumSGD:
+    """Stochastic gradient descent with classical momentum, float32, in place.
+
+    The velocity decays like Adam's moments where gradients vanish, so its
+    subnormal values are flushed to zero too (see Adam).
+    """
+
+    def __init__(self, parameters, momentum=0.9):
+        self.momentum = momentum
+        self.velocities = [np.zeros_like(p) for p in parameters]
+        self._small = [np.empty(p.shape, dtype=bool) for p in parameters]
+
+    def step(self, parameters, gradients, learning_rate):
+        """Move each parameter along its velocity; the gradients are overwritten."""
+        for p, g, velocity, small in zip(parameters, gradients, self.velocities, self._small):
+            velocity *= DTYPE(self.momentum)
+            g *= DTYPE(learning_rate)
+            velocity -= g
+            np.abs(velocity, out=g)
+            np.less(g, TINY, out=small)
+            np.copyto(velocity, 0, where=small)
+            p += velocity
+
+
+def make_optimizer(config, parameters):
+    """Return the optimiser that `config` names, for `parameters`."""
+    if config.optimizer == "adam":
+        return Adam(parameters)
+    return MomentumSGD(parameters, config.momentum)
+
+
+def learning_rate_at(config, progress):
+    """Return the learning rate after the fraction `progress` in [0, 1] of all steps."""
+    if config.lr_schedule == "cosine":
+        return config.learning_rate * 0.5 * (1 + math.cos(math.pi * progress))
+    if config.lr_schedule == "step":
+        return config.learning_rate * STEP_DECAY_FACTOR ** sum(progress >= point for point in STEP_DECAY_POINTS)
+    return config.learning_rate
+
+
+class _MonitoredNetwork(Network):
+    """A Network that keeps the output of its last forward pass.
+
+    `Network.loss_and_gradients` runs the forward pass itself; keeping its
+    probabilities lets the trainer count the right answers of each minibatch
+    without a second pass.
+    """
+
+    def forward(self, X):
+        activations = super().forward(X)
+        self.last_probabilities = activations[-1]
+        return activations
+
+
+def evaluate(network, X, y):
+    """Return (mean cross-entropy, accuracy) of `network` on features X (n, 784) and labels y (n,)."""
+    total_loss, correct = 0.0, 0
+    for start in range(0, len(y), EVALUATION_BATCH):
+        probabilities = network.forward(X[start : start + EVALUATION_BATCH])[-1]
+        labels = y[start : start + EVALUATION_BATCH]
+        eps = np.finfo(probabilities.dtype).eps
+        picked = probabilities[np.arange(len(labels)), labels]
+        total_loss -= float(np.log(np.clip(picked, eps, 1.0)).sum())
+        correct += int(np.count_nonzero(probabilities.argmax(axis=1) == labels))
+    return total_loss / len(y), correct / len(y)
+
+
+def split_validation(n_samples, validation_size, rng):
+    """Return (train_indices, validation_indices), a random split of range(n_samples)."""
+    if validation_size is None:
+        validation_size = max(1, round(n_samples * VALIDATION_FRACTION))
+    if validation_size >= n_samples:
+        raise TrainingError(
+            f"validation_size {validation_size} leaves no training samples out of {n_samples}"
+        )
+    order = rng.permutation(n_samples)
+    return np.sort(order[validation_size:]), np.sort(order[:validation_size])
+
+
+def format_duration(seconds):
+    """Return seconds as m:ss or h:mm:ss."""
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+class ProgressBar:
+    """A one-line progress bar redrawn with a carriage return: no dependency, plain text."""
+
+    def __init__(self, stream, label, total):
+        self.stream, self.label, self.total = stream, label, total
+        self.started = self.drawn = time.perf_counter()
+        is_terminal = getattr(stream, "isatty", lambda: False)()
+        self.interval = PROGRESS_INTERVAL_TTY_S if is_terminal else PROGRESS_INTERVAL_LOG_S
+        self.width = 0
+
+    def update(self, done, loss, accuracy, force=False):
+        """Redraw the bar for `done` of `total` samples, at most once per interval."""
+        now = time.perf_counter()
+        if not force and now - self.drawn < self.interval:
+            return
+        self.drawn = now
+        elapsed = max(now - self.started, 1e-9)
+        rate = done / elapsed
+        eta = (self.total - done) / rate if rate > 0 else 0.0
+        filled = PROGRESS_BAR_WIDTH * done // self.total
+        bar = "#" * filled + "." * (PROGRESS_BAR_WIDTH - filled)
+        line = (
+            f"{self.label} [{bar}] {100 * done // self.total:3d}% "
+            f"loss {loss:.4f} acc {accuracy:.4f} {rate:,.0f} samples/s ETA {format_duration(eta)}"
+        )
+        self.stream.write("\r" + line.ljust(self.width))
+        self.stream.flush()
+        self.width = len(line)
+
+    def clear(self):
+        """Erase the bar so that the next line starts clean."""
+        if self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.stream.flush()
+
+
+def train(config, data, command="", data_sha256=None, progress=sys.stderr, log=sys.stdout):
+    """Train a network as `config` says and return a TrainingResult.
+
+    data        : model.mnist.Mnist (uint8 images); the test set is scored once, at the end
+    command     : the command line, recorded in the metadata
+    data_sha256 : {file name: SHA-256} of the data files, recorded in the metadata
+    progress    : stream for the progress bar; log: stream for one line per epoch
+
+    The returned network has the weights of the epoch with the best
+    validation accuracy. Ctrl-C ends training early with the best epoch so
+    far; before the first epoch ends there is none, and the
+    KeyboardInterrupt propagates.
+    """
+    started = time.perf_counter()
+    seeds = np.random.SeedSequence(config.seed).spawn(4)
+    init_rng, split_rng, shuffle_rng, augment_rng = (np.random.default_rng(s) for s in seeds)
+
+    images, labels = data.train_images, data.train_labels
+    if config.limit is not None:
+        images, labels = images[: config.limit], labels[: config.limit]
+    train_indices, validation_indices = split_validation(len(labels), config.validation_size, split_rng)
+    train_images = to_features(images[train_indices]).reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
+    train_labels = labels[train_indices].astype(np.intp)
+    validation_X = to_features(images[validation_indices])
+    validation_y = labels[validation_indices].astype(np.intp)
+    n_train = len(train_labels)
+
+    network = _MonitoredNetwork.initialise(config.layer_sizes(), init_rng)
+    parameters = network.weights + network.biases
+    optimizer = make_optimizer(config, parameters)
+    augmenter = Augmenter(config.augment, config.augment_params)
+    steps_per_epoch = math.ceil(n_train / config.batch_size)
+    total_steps = config.epochs * steps_per_epoch
+    l2 = DTYPE(config.l2)
+
+    print(
+        f"training {'-'.join(map(str, config.layer_sizes()))} on {n_train} samples, "
+        f"validating on {len(validation_y)}; {config.epochs} epochs of {steps_per_epoch} steps, "
+        f"{config.optimizer}, augmentation: {', '.join(augmenter.kinds) or 'none'}",
+        file=log, flush=True,
+    )
+    history, best, interrupted, bar = [], None, False, None
+    step = 0
+    try:
+        for epoch in range(1, config.epochs + 1):
+            epoch_started = time.perf_counter()
+            epoch_rate = learning_rate_at(config, step / total_steps)
+            bar = ProgressBar(progress, f"epoch {epoch}/{config.epochs}", n_train)
+            loss_sum, correct, seen = 0.0, 0, 0
+            order = shuffle_rng.permutation(n_train)
+            for block_start in range(0, n_train, AUGMENT_BLOCK):
+                block = order[block_start : block_start + AUGMENT_BLOCK]
+                block_X = augmenter(train_images[block], augment_rng).reshape(len(block), N_PIXELS)
+                block_y = train_labels[block]
+                for start in range(0, len(block), config.batch_size):
+                    X = block_X[start : start + config.batch_size]
+                    y = block_y[start : start + config.batch_size]
+                    loss, weight_gradients, bias_gradients = network.loss_and_gradients(X, y)
+                    if l2:
+                        for gradient, W in zip(weight_gradients, network.weights):
+                            gradient += l2 * W
+                    optimizer.step(parameters, weight_gradients + bias_gradients,
+                                   learning_rate_at(config, step / total_steps))
+                    step += 1
+                    loss_sum += loss * len(y)
+                    correct += int(np.count_nonzero(network.last_probabilities.argmax(axis=1) == y))
+                    seen += len(y)
+                    bar.update(seen, loss_sum / seen, correct / seen, force=seen == n_train)
+            bar.clear()
+            if not network.is_finite():
+                raise TrainingError(
+                    f"the weights became NaN or infinite in epoch {epoch}: try a lower --learning-rate"
+                )
+            val_loss, val_accuracy = evaluate(network, validation_X, validation_y)
+            record = {
+                "epoch": epoch,
+                "train_loss": loss_sum / seen,
+                "train_accuracy": correct / seen,
+                "val_loss": val_loss,
+                "val_accuracy": val_accuracy,
+                "learning_rate": epoch_rate,
+                "seconds": time.perf_counter() - epoch_started,
+            }
+            history.append(record)
+            improved = best is None or (val_accuracy, -val_loss) > (best[1]["val_accuracy"], -best[1]["val_loss"])
+            if improved:
+                best = ([p.copy() for p in parameters], record)
+            print(
+                f"epoch {epoch:{len(str(config.epochs))}d}/{config.epochs}  "
+                f"train loss {record['train_loss']:.4f} acc {record['train_accuracy']:.4f}  "
+                f"val loss {val_loss:.4f} acc {val_accuracy:.4f}  "
+                f"lr {epoch_rate:.2e}  {record['seconds']:.1f} s{'  *' if improved else ''}",
+                file=log, flush=True,
+            )
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.clear()
+        if best is None:
+            raise
+        interrupted = True
+        print(f"interrupted: keeping the best epoch so far ({best[1]['epoch']})", file=log, flush=True)
+
+    best_parameters, best_record = best
+    n_layers = len(network.weights)
+    result = Network(best_parameters[:n_layers], best_parameters[n_layers:])
+    _, test_accuracy = evaluate(result, to_features(data.test_images), data.test_labels.astype(np.intp))
+    result.metadata = {
+        "format": MODEL_FORMAT,
+        "preprocessing_version": PREPROCESSING_VERSION,
+        "command": command,
+        "preset": config.preset,
+        "seed": config.seed,
+        "hyperparameters": hyperparameters(config, augmenter, len(validation_y)),
+        "data_sha256": dict(data_sha256 or {}),
+        "history": history,
+        "best_epoch": best_record["epoch"],
+        "val_accuracy": best_record["val_accuracy"],
+        "test_accuracy": test_accuracy,
+        "trained_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "training_seconds": time.perf_counter() - started,
+        "numpy_version": np.__version__,
+        "scipy_version": scipy.__version__,
+    }
+    return TrainingResult(result, interrupted)
+
+
+def hyperparameters(config, augmenter, validation_size):
+    """Return the metadata's "hyperparameters" entry for a run."""
+    values = {
+        "hidden": list(config.hidden),
+        "epochs": config.epochs,
+        "batch_size": config.batch_size,
+        "optimizer": config.optimizer,
+        "learning_rate": config.learning_rate,
+        "lr_schedule": config.lr_schedule,
+        "l2": config.l2,
+        "augment": augmenter.describe(),
+        "validation_size": validation_size,
+        "limit": config.limit,
+    }
+    if config.optimizer == "momentum":
+        values["momentum"] = config.momentum
+    return values
+
+
+def parse_hidden(text):
+    """Return hidden layer sizes from "800" or "512,256"."""
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected sizes like 800 or 512,256, got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"hidden layer sizes must be positive, got {text!r}")
+    return sizes
+
+
+def parse_augment(text):
+    """Return augmentation kinds from "affine,elastic,thickness" (argparse type)."""
+    try:
+        return parse_kinds(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def build_parser():
+    """Return the command-line parser; unset flags are None so that presets can fill them."""
+    parser = argparse.ArgumentParser(
+        prog="python -m model.train",
+        description="Train the digit recogniser on MNIST and save the model file.",
+        epilog="Explicit flags override the preset. Ctrl-C stops early and saves the best model so far.",
+    )
+    parser.add_argument("--data", type=Path, required=True, help="folder with the four MNIST IDX files")
+    parser.add_argument("--out", type=Path, required=True, help="model file to write (.npz)")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET,
+                        help=f"starting set of hyper-parameters (default {DEFAULT_PRESET})")
+    parser.add_argument("--hidden", type=parse_hidden, help="hidden layer sizes, e.g. 800 or 512,256")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--optimizer", choices=OPTIMIZERS)
+    parser.add_argument("--learning-rate", type=float, help="initial learning rate")
+    parser.add_argument("--momentum", type=float, help="momentum of --optimizer momentum (default 0.9)")
+    parser.add_argument("--lr-schedule", choices=LR_SCHEDULES)
+    parser.add_argument("--l2", type=float, help="L2 weight decay on the weights (not the biases)")
+    augment = parser.add_mutually_exclusive_group()
+    augment.add_argument("--augment", type=parse_augment,
+                         help=f"comma-separated kinds of augmentation: {','.join(KINDS)}")
+    augment.add_argument("--no-augment", dest="augment", action="store_const", const=(),
+                         help="train on the images as they are")
+    parser.add_argument("--validation-size", type=int,
+                        help="training samples held out for validation (default 1/12 of them)")
+    parser.add_argument("--limit", type=int, help="train on the first N training samples only")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed for initialisation, split, shuffling and augmentation")
+    return parser
+
+
+def config_from_args(args):
+    """Return the TrainingConfig of parsed arguments: the preset, overridden by explicit flags."""
+    values = dict(PRESETS[args.preset])
+    for name in ("hidden", "epochs", "batch_size", "optimizer", "learning_rate", "momentum",
+                 "lr_schedule", "l2", "augment", "validation_size", "limit"):
+        if getattr(args, name) is not None:
+            values[name] = getattr(args, name)
+    return TrainingConfig(**values, seed=args.seed, preset=args.preset)
+
+
+def main(argv=None):
+    """Run the command line; return the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except TrainingError as error:
+        parser.error(str(error))
+    out = args.out
+    if not out.parent.is_dir():
+        parser.error(f"--out {out}: folder {out.parent} does not exist")
+    command = shlex.join(["python", "-m", "model.train", *argv])
+
+    try:
+        data = load_mnist(args.data)
+    except MnistError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    try:
+        result = train(config, data, command=command, data_sha256=SHA256)
+    except KeyboardInterrupt:
+        print("\ninterrupted before the first epoch ended: nothing saved", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except TrainingError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+    network = result.network
+    if not network.is_finite():
+        print("error: the trained weights contain NaN or infinite values: not saved", file=sys.stderr)
+        return 1
+    network.save(out)
+    metadata = network.metadata
+    print(
+        f"saved {out} ({network.version}): test accuracy {metadata['test_accuracy']:.4f}, "
+        f"best epoch {metadata['best_epoch']} (val accuracy {metadata['val_accuracy']:.4f}), "
+        f"{format_duration(metadata['training_seconds'])} of training"
+    )
+    return EXIT_INTERRUPTED if result.interrupted else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
