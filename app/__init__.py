@@ -1,0 +1,38 @@
+"""The web layer: a Flask app that serves the drawing page and the JSON API."""
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from model.network import Network
+
+from . import api, errors, headers, pages
+from .config import config_from_env
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config=None):
+    """Create the app, loading the model once for all requests.
+
+    `test_config` overrides the settings read from the environment. A
+    missing or malformed model file stops start-up with a message naming it.
+    """
+    app = Flask(
+        __name__,
+        static_folder=str(PROJECT_ROOT / "static"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+    )
+    app.config.from_mapping(config_from_env())
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app.extensions[api.MODEL_KEY] = Network.load(app.config["MODEL_PATH"])
+
+    errors.init_app(app)
+    headers.init_app(app)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    return app

@@ -1,0 +1,41 @@
+"""Configuration read from environment variables, with safe defaults."""
+
+import os
+
+from model import DEFAULT_MODEL_PATH
+from model.preprocess import DEFAULT_MAX_PIXELS
+
+DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+"""Largest request body accepted: a 280x280 canvas PNG is a few kilobytes."""
+
+
+def config_from_env(environ=None):
+    """Return the app's settings, taking each from `environ` when it is set.
+
+    Bad values stop start-up with a message naming the variable, rather than
+    running with a limit nobody asked for.
+    """
+    environ = os.environ if environ is None else environ
+    return {
+        "MODEL_PATH": environ.get("MODEL_PATH", str(DEFAULT_MODEL_PATH)),
+        "MAX_CONTENT_LENGTH": _positive_int(
+            environ, "MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES
+        ),
+        "MAX_IMAGE_PIXELS": _positive_int(
+            environ, "MAX_IMAGE_PIXELS", DEFAULT_MAX_PIXELS
+        ),
+    }
+
+
+def _positive_int(environ, name, default):
+    """Read `name` from `environ` as a positive integer, or return `default`."""
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a positive integer, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
+    return value

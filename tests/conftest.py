@@ -1,0 +1,84 @@
+"""Shared fixtures: the app, its test client, the real server, data paths."""
+
+import io
+
+import pytest
+
+from app import create_app
+from tests.server import PROJECT_ROOT, ProcfileServer, ServerStartError
+
+SHARED_DIR = PROJECT_ROOT.parent / "shared"
+MNIST_DIR = SHARED_DIR / "mnist"
+HANDWRITING_PATH = SHARED_DIR / "handwriting" / "unipen-dev.jsonl.gz"
+
+
+@pytest.fixture(scope="session")
+def app():
+    """The app as create_app() builds it, serving the committed model."""
+    return create_app({"TESTING": True})
+
+
+@pytest.fixture()
+def client(app):
+    """A Flask test client for in-process requests."""
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def png_bytes():
+    """Return a function that encodes a Pillow image as PNG bytes."""
+
+    def encode(image, format="PNG", **params):
+        buffer = io.BytesIO()
+        image.save(buffer, format=format, **params)
+        return buffer.getvalue()
+
+    return encode
+
+
+@pytest.fixture(scope="session")
+def mnist_dir():
+    """The folder with the four MNIST IDX files, beside the project."""
+    if not MNIST_DIR.is_dir():
+        pytest.skip(f"MNIST data not found at {MNIST_DIR}")
+    return MNIST_DIR
+
+
+@pytest.fixture(scope="session")
+def handwriting_path():
+    """The UNIPEN pen trajectories, beside the project."""
+    if not HANDWRITING_PATH.is_file():
+        pytest.skip(f"handwriting data not found at {HANDWRITING_PATH}")
+    return HANDWRITING_PATH
+
+
+@pytest.fixture(scope="session")
+def start_server(tmp_path_factory):
+    """Return a function that starts the Procfile's web process on a free port.
+
+    It returns the started, not yet healthy, ProcfileServer; every server
+    started is stopped at the end of the session.
+    """
+    started = []
+
+    def start(extra_env=None):
+        log_path = tmp_path_factory.mktemp("gunicorn") / "server.log"
+        server = ProcfileServer(log_path, {"WEB_CONCURRENCY": "2", **(extra_env or {})})
+        started.append(server.start())
+        return server
+
+    yield start
+
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server(start_server):
+    """Base URL of the real gunicorn, started once for the whole session."""
+    server = start_server()
+    try:
+        server.wait_until_healthy()
+    except ServerStartError as error:
+        pytest.fail(str(error))
+    return server.base_url

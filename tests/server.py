@@ -1,0 +1,125 @@
+"""Start the real web process from the Procfile, for tests and benchmarks.
+
+The server is gunicorn run from the project root with the repository's
+gunicorn.conf.py and `PORT` set, exactly as Heroku runs it.
+"""
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+SERVER_START_TIMEOUT_S = 30
+"""How long the real server may take to answer /healthz."""
+
+SERVER_STOP_TIMEOUT_S = 10
+"""How long gunicorn may take to exit after SIGTERM."""
+
+HEALTH_POLL_INTERVAL_S = 0.1
+
+
+class ServerStartError(RuntimeError):
+    """The server exited or did not answer in time; the message holds its log."""
+
+
+def procfile_command(process_type="web"):
+    """Return the Procfile's command for `process_type` as an argument list."""
+    for line in (PROJECT_ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() == process_type:
+            return shlex.split(command)
+    raise LookupError(f"Procfile has no {process_type!r} process")
+
+
+def free_port():
+    """Ask the OS for a TCP port that nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ProcfileServer:
+    """The Procfile's web process on a free loopback port.
+
+    Use as a context manager, or call `start` and `stop`. `base_url` is set
+    once started; the combined stdout and stderr go to `log_path`.
+    """
+
+    def __init__(self, log_path, extra_env=None):
+        self.log_path = Path(log_path)
+        self.extra_env = dict(extra_env or {})
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.process = None
+        self._log_file = None
+
+    def start(self):
+        """Start gunicorn; return without waiting for it to answer."""
+        venv_bin = str(Path(sys.executable).parent)
+        env = {
+            **os.environ,
+            "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
+            "PORT": str(self.port),
+            **self.extra_env,
+        }
+        self._log_file = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            procfile_command(),
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def wait_until_healthy(self, timeout=SERVER_START_TIMEOUT_S):
+        """Poll /healthz until it answers 200; raise ServerStartError if the server died or hung."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerStartError(
+                    f"gunicorn exited with {self.process.returncode}:\n{self.log()}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(HEALTH_POLL_INTERVAL_S)
+        raise ServerStartError(f"gunicorn did not answer in {timeout} s:\n{self.log()}")
+
+    def log(self):
+        """Return what the server has written so far."""
+        self._log_file.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self):
+        """Stop gunicorn gracefully (SIGTERM), killing it if it does not exit in time."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=SERVER_STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._log_file is not None:
+            self._log_file.close()
+
+    def __enter__(self):
+        self.start()
+        try:
+            return self.wait_until_healthy()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc_info):
+        self.stop()

@@ -1,0 +1,57 @@
+"""The app factory and its configuration."""
+
+import pytest
+
+from app import create_app
+from app.config import DEFAULT_MAX_UPLOAD_BYTES, config_from_env
+from model import DEFAULT_MODEL_PATH
+from model.network import ModelFileError
+from model.preprocess import DEFAULT_MAX_PIXELS
+
+
+def test_defaults_serve_the_committed_model_with_safe_limits():
+    config = config_from_env({})
+    assert config == {
+        "MODEL_PATH": str(DEFAULT_MODEL_PATH),
+        "MAX_CONTENT_LENGTH": DEFAULT_MAX_UPLOAD_BYTES,
+        "MAX_IMAGE_PIXELS": DEFAULT_MAX_PIXELS,
+    }
+
+
+def test_environment_variables_override_the_defaults():
+    config = config_from_env({"MODEL_PATH": "/tmp/other.npz", "MAX_UPLOAD_BYTES": "1000",
+                              "MAX_IMAGE_PIXELS": "5000"})
+    assert config["MODEL_PATH"] == "/tmp/other.npz"
+    assert config["MAX_CONTENT_LENGTH"] == 1000
+    assert config["MAX_IMAGE_PIXELS"] == 5000
+
+
+@pytest.mark.parametrize("value", ["lots", "0", "-5", "1.5"])
+def test_a_bad_limit_stops_start_up_naming_the_variable(value):
+    with pytest.raises(ValueError, match="MAX_UPLOAD_BYTES"):
+        config_from_env({"MAX_UPLOAD_BYTES": value})
+
+
+def test_test_config_overrides_the_environment():
+    app = create_app({"TESTING": True, "MAX_IMAGE_PIXELS": 1234})
+    assert app.testing
+    assert app.config["MAX_IMAGE_PIXELS"] == 1234
+
+
+def test_the_model_is_loaded_once_at_start_up(app, client):
+    model = app.extensions["digit_model"]
+    client.get("/healthz")
+    assert app.extensions["digit_model"] is model
+
+
+def test_a_missing_model_file_stops_start_up_naming_it(tmp_path):
+    missing = tmp_path / "nowhere.npz"
+    with pytest.raises(ModelFileError, match="nowhere.npz"):
+        create_app({"MODEL_PATH": str(missing)})
+
+
+def test_a_malformed_model_file_stops_start_up_naming_it(tmp_path):
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"this is not a model")
+    with pytest.raises(ModelFileError, match="garbage.npz"):
+        create_app({"MODEL_PATH": str(garbage)})
