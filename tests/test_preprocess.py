@@ -16,12 +16,15 @@ from model.preprocess import (
     NoInkError,
     TooManyPixelsError,
     UnreadableImageError,
+    THINNEST_STROKE,
     centre_by_mass,
     crop_to_ink,
     decode_image,
     fit_to_box,
     ink_intensity,
     preprocess,
+    stroke_width,
+    thicken_thin_strokes,
 )
 from tests.drawing import STYLES, draw_png, encode_style, png_of, render_strokes
 
@@ -178,6 +181,31 @@ def test_crop_of_a_blank_image_says_there_is_no_ink():
         crop_to_ink(np.zeros((28, 28), dtype=np.float32))
 
 
+# stroke_width and thicken_thin_strokes
+
+
+@pytest.mark.parametrize("line_width", [6, 12, 24])
+def test_stroke_width_is_measured_from_a_drawing(line_width):
+    mask = ink_image(SEVEN, line_width) > 0.5
+    assert stroke_width(mask) == pytest.approx(line_width, rel=0.2)
+
+
+def test_a_stroke_as_thick_as_mnist_is_left_as_drawn():
+    ink = crop_to_ink(ink_image(SEVEN, line_width=24))
+    assert thicken_thin_strokes(ink) is ink
+
+
+def test_a_thin_stroke_is_widened_to_the_thinnest_mnist_stroke():
+    thick = thicken_thin_strokes(crop_to_ink(ink_image(SEVEN, line_width=4)))
+    relative_width = stroke_width(thick > 0.5) / max(thick.shape)
+    assert relative_width == pytest.approx(THINNEST_STROKE, rel=0.25)
+
+
+def test_thin_and_thick_pens_give_similar_inputs():
+    thin, thick = (preprocess(draw_png(SEVEN, line_width=width)) for width in (6, 20))
+    assert np.corrcoef(thin.ravel(), thick.ravel())[0, 1] > 0.9
+
+
 # fit_to_box
 
 
@@ -249,7 +277,8 @@ def test_preprocess_handles_a_digit_touching_the_border():
     touching = [[(0, 0), (279, 0), (140, 279)]]
     digit = preprocess(draw_png(touching))
     assert digit.max() > 0.9
-    assert digit[0].max() == 0 and digit[-1].max() == 0
+    rows = np.flatnonzero(digit.max(axis=1) > 0)
+    assert rows[-1] - rows[0] + 1 == DIGIT_BOX
 
 
 def test_preprocess_of_a_small_digit_in_a_corner_fills_the_box():
