@@ -8,6 +8,14 @@ from model.preprocess import DEFAULT_MAX_PIXELS
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 """Largest request body accepted: a 280x280 canvas PNG is a few kilobytes."""
 
+DEFAULT_UPLOAD_TIMEOUT_SECONDS = 20
+"""Longest time a request body may take to arrive (408 after it).
+
+A slow client holds a server thread while it sends, and Heroku's router
+does not bound that (its 30 s request timeout starts only once the whole
+body has reached the dyno); this does. Twenty seconds is Apache mod_reqtimeout's
+default for a body and lets a 2 MB photo through at 1 Mbit/s."""
+
 
 def config_from_env(environ=None):
     """Return the app's settings, taking each from `environ` when it is set.
@@ -23,6 +31,9 @@ def config_from_env(environ=None):
         ),
         "MAX_IMAGE_PIXELS": _positive_int(
             environ, "MAX_IMAGE_PIXELS", DEFAULT_MAX_PIXELS
+        ),
+        "UPLOAD_TIMEOUT_SECONDS": _positive_int(
+            environ, "UPLOAD_TIMEOUT_SECONDS", DEFAULT_UPLOAD_TIMEOUT_SECONDS
         ),
     }
 

@@ -22,6 +22,7 @@ def openapi_document(config):
     """Return the OpenAPI document as a dict, with this app's limits filled in."""
     max_bytes = config["MAX_CONTENT_LENGTH"]
     max_pixels = config["MAX_IMAGE_PIXELS"]
+    timeout_s = config["UPLOAD_TIMEOUT_SECONDS"]
     binary_image = {"schema": {"type": "string", "format": "binary"}}
     return {
         "openapi": OPENAPI_VERSION,
@@ -76,6 +77,7 @@ def openapi_document(config):
                                     "properties": {
                                         IMAGE_FIELD: {
                                             "type": "string",
+                                            "minLength": 1,
                                             "description": "A data URL (data:image/png;base64,...) or bare base64.",
                                         }
                                     },
@@ -94,9 +96,16 @@ def openapi_document(config):
                         },
                         "400": _error_response(
                             "The request holds no readable image.",
-                            ["invalid_image", "missing_image", "multiple_images", "invalid_base64", "invalid_json"],
+                            [
+                                "invalid_image", "missing_image", "multiple_images", "invalid_base64",
+                                "invalid_json", "invalid_form", "invalid_body",
+                            ],
                         ),
                         "405": _error_response("Only POST is allowed.", ["method_not_allowed"]),
+                        "408": _error_response(
+                            f"The body did not arrive within {timeout_s} seconds.",
+                            ["request_timeout"],
+                        ),
                         "413": _error_response(
                             f"The body is over {max_bytes} bytes.", ["payload_too_large"]
                         ),

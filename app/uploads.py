@@ -1,13 +1,27 @@
-"""Take the image bytes out of a /predict request, in any of its three forms."""
+"""Take the image bytes out of a /predict request, in any of its three forms.
+
+The whole body is read first, within a time limit, and each form is then
+parsed from that one copy in memory: a multipart form, a raw image, or JSON.
+"""
 
 import base64
 import binascii
+import io
 import re
+import socket
+import threading
+
+from flask import current_app
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
 
 from .errors import ApiError
 
 IMAGE_FIELD = "image"
 """Name of the form field, and of the JSON key, that carries the image."""
+
+FORM_TYPE = "multipart/form-data"
+JSON_TYPE = "application/json"
 
 RAW_IMAGE_TYPES = frozenset(
     {"image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp"}
@@ -27,54 +41,162 @@ DATA_URL = re.compile(
 def image_bytes_from_request(request):
     """Return the uploaded image's bytes, or raise ApiError saying what is wrong.
 
-    Accepts, in order of preference: a multipart form with the file in the
-    field "image"; a raw image body; a JSON object {"image": data URL or
-    bare base64}.
+    Accepts a multipart form with the file in the field "image", a raw image
+    body, or a JSON object {"image": data URL or bare base64}. The content
+    type is checked before the body is read.
     """
     mimetype = request.mimetype
-    if mimetype == "multipart/form-data":
-        return _from_multipart(request)
-    if mimetype in RAW_IMAGE_TYPES:
-        return _from_raw_body(request)
-    if mimetype == "application/json":
+    if mimetype != FORM_TYPE and mimetype != JSON_TYPE and mimetype not in RAW_IMAGE_TYPES:
+        shown = mimetype or "none"
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"Content-Type {shown} is not accepted: send {FORM_TYPE} with "
+            f"the field '{IMAGE_FIELD}', a raw image body "
+            f"({', '.join(sorted(RAW_IMAGE_TYPES))}), or {JSON_TYPE}.",
+        )
+    body = read_body(request, current_app.config["UPLOAD_TIMEOUT_SECONDS"])
+    if mimetype == FORM_TYPE:
+        return _from_multipart(request, body)
+    if mimetype == JSON_TYPE:
         return _from_json(request)
-    shown = mimetype or "none"
-    raise ApiError(
-        415,
-        "unsupported_media_type",
-        f"Content-Type {shown} is not accepted: send multipart/form-data with "
-        f"the field '{IMAGE_FIELD}', a raw image body "
-        f"({', '.join(sorted(RAW_IMAGE_TYPES))}), or application/json.",
+    if not body:
+        raise ApiError(400, "missing_image", "The request body is empty.")
+    return body
+
+
+class UploadDeadline:
+    """Stop reading a request body once `seconds` have passed.
+
+    A client that sends its body a byte at a time holds a server thread for
+    as long as it likes, and a per-read socket timeout does not help: each
+    read gets its byte in time. So the deadline is for the whole body. When
+    it passes, the reading side of the connection is shut down, which wakes
+    the blocked read with end-of-file; the answer can still be written.
+
+    `sock` is the connection's socket (gunicorn puts it in the WSGI environ
+    as "gunicorn.socket"); without one, as in Flask's test client, there is
+    no deadline.
+    """
+
+    def __init__(self, sock, seconds):
+        self.expired = False
+        self._sock = sock
+        self._timer = None
+        if sock is not None:
+            self._timer = threading.Timer(seconds, self._expire)
+            self._timer.daemon = True
+
+    def _expire(self):
+        self.expired = True
+        try:
+            self._sock.shutdown(socket.SHUT_RD)
+        except OSError:
+            pass  # the connection is already closed
+
+    def __enter__(self):
+        if self._timer is not None:
+            self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+def read_body(request, timeout_s):
+    """Return the whole request body, read within `timeout_s` seconds, and keep it for parsing.
+
+    Raises ApiError 408 when the body did not arrive in time, 400 when it was
+    cut short or its chunked encoding is malformed, and RequestEntityTooLarge
+    (413) over MAX_CONTENT_LENGTH, with or without a Content-Length.
+    """
+    sock = request.environ.get("gunicorn.socket")
+    if not request.environ.get("SERVER_PROTOCOL", "").startswith("HTTP/1."):
+        sock = None  # an HTTP/2 connection carries other requests: never shut it
+    deadline = UploadDeadline(sock, timeout_s)
+    with deadline:
+        body = _read_or_none(request)
+    expected = request.content_length
+    if body is None or (expected is not None and len(body) < expected):
+        if deadline.expired:
+            raise _upload_timeout(timeout_s)
+        raise ApiError(
+            400, "invalid_body",
+            "The request body could not be read whole: the connection was cut, "
+            "or its chunked encoding is malformed.",
+        )
+    if deadline.expired and expected is None:
+        raise _upload_timeout(timeout_s)  # a chunked body's end looks like the shut-down
+    limit = request.max_content_length
+    if expected is None and limit is not None and len(body) >= limit:
+        # Werkzeug stops a body without Content-Length (chunked) at the limit
+        # without saying so; one that fills it is taken as over it.
+        raise RequestEntityTooLarge()
+    return body
+
+
+def _read_or_none(request):
+    """Return the request body, or None when the server could not read it whole."""
+    try:
+        return request.get_data(cache=True)
+    except ClientDisconnected:
+        return None
+    except HTTPException:
+        raise  # 413 from Werkzeug's limits
+    except Exception:  # noqa: BLE001 - gunicorn's parse errors (a bad chunk) are not OSErrors
+        return None
+
+
+def _upload_timeout(timeout_s):
+    return ApiError(
+        408, "request_timeout",
+        f"The request body did not arrive within {timeout_s} s.",
     )
 
 
-def _from_multipart(request):
-    files = request.files.getlist(IMAGE_FIELD)
-    if not files:
+def _in_memory_file(*_args, **_kwargs):
+    """Keep uploaded files in memory: the body is already there, and bounded."""
+    return io.BytesIO()
+
+
+def _from_multipart(request, body):
+    parser = FormDataParser(
+        stream_factory=_in_memory_file,
+        max_form_memory_size=request.max_form_memory_size,
+        max_form_parts=request.max_form_parts,
+        silent=False,
+    )
+    try:
+        _, _, files = parser.parse(io.BytesIO(body), FORM_TYPE, len(body), request.mimetype_params)
+    except ValueError:
+        raise ApiError(
+            400, "invalid_form",
+            "The multipart form is malformed: it has no boundary, is cut short, "
+            "or has names that are not UTF-8.",
+        ) from None
+    images = files.getlist(IMAGE_FIELD)
+    if not images:
         raise ApiError(
             400, "missing_image", f"The form has no file in the field '{IMAGE_FIELD}'."
         )
-    if len(files) > 1:
+    if len(images) > 1:
         raise ApiError(
             400,
             "multiple_images",
-            f"The field '{IMAGE_FIELD}' holds {len(files)} files; send one.",
+            f"The field '{IMAGE_FIELD}' holds {len(images)} files; send one.",
         )
-    data = files[0].read()
+    data = images[0].read()
     if not data:
         raise ApiError(400, "missing_image", "The uploaded file is empty.")
     return data
 
 
-def _from_raw_body(request):
-    data = request.get_data(cache=False)
-    if not data:
-        raise ApiError(400, "missing_image", "The request body is empty.")
-    return data
-
-
 def _from_json(request):
-    payload = request.get_json(silent=True)
+    try:
+        payload = request.get_json(silent=True)
+    except RecursionError:
+        payload = None  # nested deeper than Python's parser goes: not our object anyway
     if not isinstance(payload, dict):
         raise ApiError(
             400,

@@ -15,6 +15,8 @@ with ink = 1 as in MNIST.
 """
 
 import io
+import struct
+import zlib
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -65,6 +67,11 @@ SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
 ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 """Pillow modes that carry an alpha channel."""
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_UINT32 = struct.Struct(">I")
+"""A PNG chunk is its length, its 4-byte type, its data, then the CRC-32 of type and data."""
+PNG_CHUNK_TYPE_SIZE = 4
+
 
 class InputImageError(ValueError):
     """The uploaded bytes cannot be turned into a digit; the message says why."""
@@ -92,6 +99,7 @@ def decode_image(data, max_pixels=DEFAULT_MAX_PIXELS):
     """
     if not data:
         raise UnreadableImageError("the image is empty (0 bytes)")
+    _check_png_checksums(data)
     try:
         image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
@@ -116,6 +124,38 @@ def decode_image(data, max_pixels=DEFAULT_MAX_PIXELS):
         raise UnreadableImageError(
             f"the {image.format} image is damaged and cannot be decoded"
         ) from error
+
+
+def _check_png_checksums(data):
+    """Refuse a PNG any of whose chunks fails its CRC check.
+
+    Pillow checks the chunks before the image data but not the image data
+    itself (IDAT, and fdAT in animated PNGs), so a damaged file could be
+    decoded into a wrong picture without an error; libpng refuses it. A
+    truncated file is left for Pillow to report.
+    """
+    if not data.startswith(PNG_SIGNATURE):
+        return
+    view = memoryview(data)
+    position = len(PNG_SIGNATURE)
+    while True:
+        type_start = position + PNG_UINT32.size
+        if type_start + PNG_CHUNK_TYPE_SIZE > len(data):
+            return
+        (length,) = PNG_UINT32.unpack_from(data, position)
+        crc_start = type_start + PNG_CHUNK_TYPE_SIZE + length
+        if crc_start + PNG_UINT32.size > len(data):
+            return
+        (expected,) = PNG_UINT32.unpack_from(data, crc_start)
+        chunk_type = bytes(view[type_start : type_start + PNG_CHUNK_TYPE_SIZE])
+        if zlib.crc32(view[type_start:crc_start]) != expected:
+            raise UnreadableImageError(
+                f"the PNG image is damaged: its {chunk_type.decode('latin-1')!r} chunk "
+                "fails its checksum"
+            )
+        if chunk_type == b"IEND":
+            return
+        position = crc_start + PNG_UINT32.size
 
 
 def ink_intensity(image):

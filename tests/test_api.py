@@ -209,7 +209,7 @@ def test_openapi_document_describes_every_endpoint(client):
     predict = document["paths"]["/predict"]["post"]
     assert set(predict["requestBody"]["content"]) >= {
         "multipart/form-data", "image/png", "application/json"}
-    assert set(predict["responses"]) == {"200", "400", "405", "413", "415", "422"}
+    assert set(predict["responses"]) == {"200", "400", "405", "408", "413", "415", "422"}
 
 
 def test_openapi_document_is_plain_json(client):

@@ -3,7 +3,7 @@
 import pytest
 
 from app import create_app
-from app.config import DEFAULT_MAX_UPLOAD_BYTES, config_from_env
+from app.config import DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_TIMEOUT_SECONDS, config_from_env
 from model import DEFAULT_MODEL_PATH
 from model.network import ModelFileError
 from model.preprocess import DEFAULT_MAX_PIXELS
@@ -15,6 +15,7 @@ def test_defaults_serve_the_committed_model_with_safe_limits():
         "MODEL_PATH": str(DEFAULT_MODEL_PATH),
         "MAX_CONTENT_LENGTH": DEFAULT_MAX_UPLOAD_BYTES,
         "MAX_IMAGE_PIXELS": DEFAULT_MAX_PIXELS,
+        "UPLOAD_TIMEOUT_SECONDS": DEFAULT_UPLOAD_TIMEOUT_SECONDS,
     }
 
 

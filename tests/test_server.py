@@ -2,13 +2,20 @@
 
 import json
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from model import N_CLASSES, N_PIXELS
+from model.network import Network
 from tests.server import SERVER_START_TIMEOUT_S
+
+FAILED_START_BOUND_S = 15
+"""A server with a bad model must exit this soon: at once, not after a health-check timeout."""
 
 
 def post(url, data, content_type):
@@ -56,3 +63,54 @@ def test_procfile_server_refuses_to_start_without_its_model(start_server, tmp_pa
         pytest.fail("gunicorn kept running without a model file")
     assert server.process.returncode != 0
     assert "missing-model.npz" in server.log()
+
+
+def truncated_copy(model_path, path):
+    """Write the first half of a real model file."""
+    data = model_path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def wrong_shape_copy(model_path, path):
+    """Write a model file whose first weight matrix has the wrong shape for its layer sizes."""
+    with np.load(model_path, allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    arrays["W0"] = arrays["W0"][: len(arrays["W0"]) // 2]
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+
+
+def not_a_model(_model_path, path):
+    """Write an image where the model should be."""
+    Image.new("L", (8, 8)).save(path, format="PNG")
+
+
+@pytest.fixture(scope="module")
+def small_model_path(tmp_path_factory):
+    """A valid model file, small and fixed, to damage in each test."""
+    path = tmp_path_factory.mktemp("model") / "small.npz"
+    Network.initialise([N_PIXELS, 16, N_CLASSES], np.random.default_rng(0)).save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [(truncated_copy, "not a readable .npz file"), (wrong_shape_copy, "has shape"),
+     (not_a_model, "not a readable .npz file")],
+    ids=["truncated", "wrong_shape", "an_image"],
+)
+def test_procfile_server_refuses_to_start_with_a_bad_model_naming_it(
+    start_server, small_model_path, tmp_path, damage, problem
+):
+    bad = tmp_path / f"bad-model-{damage.__name__}.npz"
+    damage(small_model_path, bad)
+    started = time.monotonic()
+    server = start_server({"MODEL_PATH": str(bad)})
+    try:
+        server.process.wait(timeout=FAILED_START_BOUND_S)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"gunicorn kept running with {bad.name}")
+    assert time.monotonic() - started < FAILED_START_BOUND_S
+    assert server.process.returncode != 0
+    log = server.log()
+    assert bad.name in log and problem in log

@@ -1,0 +1,458 @@
+"""Bad input to /predict: every malformed, hostile or odd request gets a clear 4xx.
+
+tests/test_api.py covers the common errors (a missing field, text as an
+image, bad base64, wrong content types, several files in the field, a
+blank canvas, an oversized body in-process) and tests/test_preprocess.py
+the decoding steps; this module adds the rest, each with real bytes made
+here. The last tests talk HTTP over a socket to the real gunicorn, for what
+only the server can show: a body over the limit on the wire. (Headers that
+gunicorn refuses itself are in tests/test_faults.py, with the workers.)
+"""
+
+import base64
+import io
+import json
+import socket
+import struct
+import threading
+import time
+import urllib.parse
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFile, ImageOps
+
+from model import N_CLASSES
+from model.preprocess import DEFAULT_MAX_PIXELS
+from tests.drawing import encode_style, png_of, render_strokes
+
+ONE = [[(140, 40), (140, 240)]]
+SEVEN = [[(80, 60), (200, 60), (120, 230)]]
+ZERO = [[(140, 40), (200, 80), (200, 200), (140, 240), (80, 200), (80, 80), (140, 40)]]
+
+PNG_SIGNATURE_LENGTH = 8
+LENGTH_FIELD = 4
+CHUNK_HEADER_LENGTH = 8
+CRC_LENGTH = 4
+"""A PNG chunk is its 4-byte length, 4-byte type, data, then the CRC of type and data."""
+IHDR_DATA_LENGTH = 13
+
+EXIF_ORIENTATION = 0x0112
+ROTATE_270_TO_VIEW = 6
+"""EXIF orientation for a photo stored turned 90° anticlockwise."""
+
+SOCKET_TIMEOUT_S = 10
+"""Correctness bound for every socket exchange with the real server: never a hang."""
+
+
+def png_chunks(png):
+    """Yield (offset, length, type) of each chunk of a PNG."""
+    offset = PNG_SIGNATURE_LENGTH
+    while offset < len(png):
+        length, chunk_type = struct.unpack_from(">I4s", png, offset)
+        yield offset, length, chunk_type
+        offset += CHUNK_HEADER_LENGTH + length + CRC_LENGTH
+
+
+def idat_offset(png):
+    """Return (offset of the first IDAT chunk's data, its length)."""
+    offset, length = next((o, n) for o, n, kind in png_chunks(png) if kind == b"IDAT")
+    return offset + CHUNK_HEADER_LENGTH, length
+
+
+def fix_crc(png, chunk_offset):
+    """Recompute the CRC of the chunk at `chunk_offset`, so that only its contents lie."""
+    data = bytearray(png)
+    (length,) = struct.unpack_from(">I", data, chunk_offset)
+    body = bytes(data[chunk_offset + LENGTH_FIELD : chunk_offset + CHUNK_HEADER_LENGTH + length])
+    struct.pack_into(">I", data, chunk_offset + CHUNK_HEADER_LENGTH + length, zlib.crc32(body))
+    return bytes(data)
+
+
+def with_size(png, width, height):
+    """Return the PNG with another declared size in IHDR, its CRC made right."""
+    data = bytearray(png)
+    struct.pack_into(">II", data, PNG_SIGNATURE_LENGTH + CHUNK_HEADER_LENGTH, width, height)
+    return fix_crc(bytes(data), PNG_SIGNATURE_LENGTH)
+
+
+def encode(image, image_format="PNG", **params):
+    buffer = io.BytesIO()
+    image.save(buffer, format=image_format, **params)
+    return buffer.getvalue()
+
+
+def ink(strokes=ONE):
+    """The ink of a drawing, a mode "L" canvas image with 255 = full ink."""
+    return render_strokes(strokes)
+
+
+def dark_on_light(strokes=ONE):
+    return encode_style(ink(strokes), "white")
+
+
+def multipart_body(parts, boundary=b"BOUNDARY"):
+    """Build a multipart/form-data body from raw (name, filename, content type, data) byte parts."""
+    body = b""
+    for name, filename, content_type, data in parts:
+        body += (b"--" + boundary + b"\r\nContent-Disposition: form-data; name=\"" + name
+                 + b"\"; filename=\"" + filename + b"\"\r\nContent-Type: " + content_type
+                 + b"\r\n\r\n" + data + b"\r\n")
+    return body + b"--" + boundary + b"--\r\n"
+
+
+def post_raw(client, data, content_type="image/png"):
+    return client.post("/predict", data=data, content_type=content_type)
+
+
+def post_form(client, body, boundary="BOUNDARY"):
+    return client.post("/predict", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+
+
+def assert_error(response, status, code, message_part=""):
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    error = response.get_json()["error"]
+    assert error["code"] == code
+    assert message_part in error["message"]
+
+
+def assert_prediction(response, digit=None):
+    assert response.status_code == 200, response.get_data(as_text=True)
+    body = response.get_json()
+    assert len(body["probabilities"]) == N_CLASSES
+    if digit is not None:
+        assert body["digit"] == digit
+    return body
+
+
+# Empty and missing
+
+
+def test_an_empty_json_body_is_not_a_json_object(client):
+    assert_error(post_raw(client, b"", "application/json"), 400, "invalid_json")
+
+
+def test_a_form_with_no_parts_has_no_image(client):
+    assert_error(post_form(client, b"--BOUNDARY--\r\n"), 400, "missing_image")
+
+
+# Not an image
+
+
+def test_html_in_a_data_url_that_claims_to_be_a_png_is_not_an_image(client):
+    html = base64.b64encode(b"<!doctype html><title>7</title>").decode()
+    assert_error(client.post("/predict", json={"image": f"data:image/png;base64,{html}"}),
+                 400, "invalid_image")
+
+
+def test_svg_uploaded_as_a_form_file_is_not_an_image(client):
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><text>7</text></svg>'
+    body = multipart_body([(b"image", b"seven.svg", b"image/svg+xml", svg)])
+    assert_error(post_form(client, body), 400, "invalid_image")
+
+
+def test_an_svg_data_url_is_an_unsupported_type(client):
+    svg = base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg"/>').decode()
+    assert_error(client.post("/predict", json={"image": f"data:image/svg+xml;base64,{svg}"}),
+                 415, "unsupported_media_type")
+
+
+# Damaged PNGs
+
+
+def test_a_png_cut_inside_its_image_data_is_damaged(client):
+    png = png_of(dark_on_light())
+    start, length = idat_offset(png)
+    assert_error(post_raw(client, png[: start + length // 2]), 400, "invalid_image", "damaged")
+
+
+def test_a_png_whose_image_data_fails_its_crc_is_refused(client):
+    png = bytearray(png_of(dark_on_light()))
+    start, length = idat_offset(png)
+    png[start + length] ^= 0xFF  # first byte of the IDAT CRC; the pixels are intact
+    assert_error(post_raw(client, bytes(png)), 400, "invalid_image", "checksum")
+
+
+def test_a_png_whose_header_fails_its_crc_is_refused(client):
+    png = bytearray(png_of(dark_on_light()))
+    png[PNG_SIGNATURE_LENGTH + CHUNK_HEADER_LENGTH + IHDR_DATA_LENGTH] ^= 0xFF  # IHDR's CRC
+    assert_error(post_raw(client, bytes(png)), 400, "invalid_image")
+
+
+def test_corrupt_compressed_data_with_a_valid_crc_is_damaged(client):
+    png = bytearray(png_of(dark_on_light()))
+    start, length = idat_offset(png)
+    png[start + 2 : start + length] = bytes(length - 2)  # keep the zlib header, zero the rest
+    png = fix_crc(bytes(png), start - CHUNK_HEADER_LENGTH)
+    assert_error(post_raw(client, png), 400, "invalid_image", "damaged")
+
+
+# Sizes
+
+
+@pytest.mark.parametrize(("width", "height"), [(0, 5), (5, 0), (0, 0)])
+def test_an_image_of_zero_size_is_refused(client, width, height):
+    png = with_size(png_of(Image.new("L", (5, 5), 255)), width, height)
+    assert_error(post_raw(client, png), 400, "invalid_image")
+
+
+@pytest.mark.parametrize(
+    "image",
+    [Image.new("L", (1, 1), 0), Image.new("L", (1, 1), 255), Image.new("RGBA", (1, 1), (0, 0, 0, 255)),
+     Image.new("RGBA", (1, 1), (0, 0, 0, 0))],
+    ids=["black", "white", "opaque", "transparent"],
+)
+def test_a_one_pixel_image_has_no_ink_to_read(client, image):
+    assert_error(post_raw(client, png_of(image)), 422, "no_ink")
+
+
+@pytest.mark.parametrize("size", [(100_000, 1), (1, 100_000)], ids=["1x100000", "100000x1"])
+def test_a_one_pixel_strip_with_a_stroke_is_read_without_error(client, size):
+    strip = Image.new("L", size, 255)
+    pixels = np.asarray(strip).copy()
+    pixels.reshape(-1)[40_000:60_000] = 0
+    assert_prediction(post_raw(client, png_of(Image.fromarray(pixels))))
+
+
+def test_a_decompression_bomb_is_refused_before_its_pixels_are_decoded(client, monkeypatch):
+    side = 5_000
+    assert side * side > DEFAULT_MAX_PIXELS
+    bomb = encode(Image.new("L", (side, side), 255), compress_level=9)
+    assert len(bomb) < 100_000, "a small file that declares 25 million pixels"
+    decoded = []
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda image: decoded.append(image))
+    assert_error(post_raw(client, bomb), 422, "too_many_pixels")
+    assert decoded == []
+
+
+# Bodies cut short
+
+
+def test_a_body_shorter_than_its_content_length_is_refused(client):
+    png = png_of(dark_on_light())
+    response = client.post("/predict", data=png[:100], content_type="image/png",
+                           environ_overrides={"CONTENT_LENGTH": str(len(png))})
+    assert_error(response, 400, "invalid_body")
+
+
+# Over the size limit, in every request form
+
+
+def test_a_json_body_over_the_size_limit_is_refused(client, app):
+    oversized = json.dumps({"image": "A" * app.config["MAX_CONTENT_LENGTH"]})
+    assert_error(post_raw(client, oversized, "application/json"), 413, "payload_too_large")
+
+
+def test_a_form_over_the_size_limit_is_refused(client, app):
+    body = multipart_body([(b"image", b"a.png", b"image/png", bytes(app.config["MAX_CONTENT_LENGTH"]))])
+    assert_error(post_form(client, body), 413, "payload_too_large")
+
+
+# Animated images: the first frame is read
+
+
+@pytest.mark.parametrize("image_format", ["GIF", "PNG", "WEBP"])
+def test_an_animated_image_is_read_from_its_first_frame(client, image_format):
+    first, second = dark_on_light(ONE), dark_on_light(ZERO)
+    params = {"lossless": True} if image_format == "WEBP" else {}
+    animated = encode(first, image_format, save_all=True, append_images=[second], duration=100, **params)
+    assert Image.open(io.BytesIO(animated)).n_frames == 2
+    still = encode(first, image_format, **params)
+    assert_prediction(post_raw(client, animated), digit=1)
+    assert post_raw(client, animated).get_json() == post_raw(client, still).get_json()
+
+
+# Modes and encodings
+
+
+def sixteen_bit(strokes):
+    light = 255 - np.asarray(ink(strokes), dtype=np.uint16)
+    return Image.fromarray((light * 257).astype(np.uint16))
+
+
+@pytest.mark.parametrize(
+    ("make", "image_format", "params"),
+    [
+        (lambda: sixteen_bit(ONE), "PNG", {}),
+        (lambda: dark_on_light().convert("P"), "PNG", {}),
+        (lambda: ink().convert("P"), "PNG", {"transparency": 0}),
+        (lambda: dark_on_light().convert("1"), "PNG", {}),
+        (lambda: encode_style(ink(), "transparent").convert("LA"), "PNG", {}),
+        (lambda: dark_on_light().convert("CMYK"), "JPEG", {}),
+        (lambda: dark_on_light().convert("P"), "BMP", {}),
+    ],
+    ids=["16_bit_png", "palette_png", "palette_png_with_transparency", "1_bit_png",
+         "grey_alpha_png", "cmyk_jpeg", "palette_bmp"],
+)
+def test_an_image_in_any_mode_is_read(client, make, image_format, params):
+    data = encode(make(), image_format, **params)
+    assert Image.open(io.BytesIO(data)).mode not in {"RGB", "RGBA", "L"}
+    assert_prediction(post_raw(client, data), digit=1)
+
+
+def test_an_exif_rotated_jpeg_is_read_upright(client):
+    upright = dark_on_light(SEVEN)
+    exif = Image.Exif()
+    exif[EXIF_ORIENTATION] = ROTATE_270_TO_VIEW
+    stored = encode(upright.transpose(Image.Transpose.ROTATE_90), "JPEG", exif=exif)
+    assert ImageOps.exif_transpose(Image.open(io.BytesIO(stored))).size == upright.size
+    assert_prediction(post_raw(client, stored, "image/jpeg"), digit=7)
+
+
+# Base64 and JSON
+
+
+def test_a_data_url_without_base64_is_refused(client):
+    assert_error(client.post("/predict", json={"image": "data:image/png,%89PNG"}), 400, "invalid_base64")
+
+
+def test_base64_wrapped_over_several_lines_is_accepted(client):
+    encoded = base64.encodebytes(png_of(dark_on_light())).decode()
+    assert "\n" in encoded.strip()
+    assert_prediction(client.post("/predict", json={"image": encoded}), digit=1)
+
+
+@pytest.mark.parametrize("body", [b"null", b'"data:image/png;base64,AAAA"', b"42", b"true"],
+                         ids=["null", "string", "number", "boolean"])
+def test_json_that_is_not_an_object_is_refused(client, body):
+    assert_error(post_raw(client, body, "application/json"), 400, "invalid_json")
+
+
+def test_json_nested_too_deep_for_the_parser_is_refused(client):
+    depth = 100_000
+    assert_error(post_raw(client, b"[" * depth + b"]" * depth, "application/json"), 400, "invalid_json")
+
+
+def test_json_that_is_not_utf8_is_refused(client):
+    body = '{"image": "é"}'.encode("latin-1")
+    assert_error(post_raw(client, body, "application/json"), 400, "invalid_json")
+
+
+# Content types
+
+
+def test_a_png_sent_as_jpeg_is_read_by_its_contents(client):
+    assert_prediction(post_raw(client, png_of(dark_on_light()), "image/jpeg"), digit=1)
+
+
+def test_a_content_type_in_capitals_with_parameters_is_accepted(client):
+    assert_prediction(post_raw(client, png_of(dark_on_light()), "IMAGE/PNG; name=digit.png"), digit=1)
+
+
+# Multipart forms
+
+
+def test_other_files_beside_the_image_field_are_ignored(client):
+    png = png_of(dark_on_light())
+    body = multipart_body([(b"thumbnail", b"t.png", b"image/png", b"not read"),
+                           (b"image", b"digit.png", b"image/png", png),
+                           (b"extra", b"e.txt", b"text/plain", b"hello")])
+    assert_prediction(post_form(client, body), digit=1)
+
+
+@pytest.mark.parametrize(
+    ("name", "filename"),
+    [(b"\xff\xfeimage", b"digit.png"), (b"image", b"\xff\xfe.png")],
+    ids=["field_name", "file_name"],
+)
+def test_a_form_with_names_that_are_not_utf8_is_refused(client, name, filename):
+    body = multipart_body([(name, filename, b"image/png", png_of(dark_on_light()))])
+    assert_error(post_form(client, body), 400, "invalid_form")
+
+
+def test_a_form_cut_short_is_refused(client):
+    body = multipart_body([(b"image", b"digit.png", b"image/png", png_of(dark_on_light()))])
+    assert_error(post_form(client, body[: len(body) // 2]), 400, "invalid_form")
+
+
+def test_a_form_without_a_boundary_is_refused(client):
+    body = multipart_body([(b"image", b"digit.png", b"image/png", b"x")])
+    assert_error(client.post("/predict", data=body, content_type="multipart/form-data"), 400, "invalid_form")
+
+
+# Methods
+
+
+@pytest.mark.parametrize("method", ["TRACE", "PROPFIND", "CONNECT"])
+def test_predict_refuses_other_methods_with_a_json_405(client, method):
+    response = client.open("/predict", method=method)
+    assert_error(response, 405, "method_not_allowed")
+    assert "POST" in response.headers["Allow"]
+
+
+def test_head_on_predict_is_a_405_without_a_body(client):
+    response = client.head("/predict")
+    assert response.status_code == 405
+    assert response.get_data() == b""
+
+
+# Over a socket, against the real gunicorn
+
+
+def send_request(base_url, head, body_chunks=()):
+    """Send `head` then stream `body_chunks`; return (response bytes, seconds until the server closed).
+
+    The body is sent from a thread, as a client would, and stops quietly when
+    the server closes the connection.
+    """
+    address = urllib.parse.urlsplit(base_url)
+    with socket.create_connection((address.hostname, address.port), timeout=SOCKET_TIMEOUT_S) as connection:
+        connection.sendall(head)
+
+        def send_body():
+            try:
+                for chunk in body_chunks:
+                    connection.sendall(chunk)
+            except OSError:
+                pass  # the server answered and closed: the rest is not wanted
+
+        sender = threading.Thread(target=send_body, daemon=True)
+        sender.start()
+        started = time.monotonic()
+        response = b""
+        while chunk := connection.recv(65536):
+            response += chunk
+        closed_after = time.monotonic() - started
+        sender.join(SOCKET_TIMEOUT_S)
+    return response, closed_after
+
+
+def status_of(response):
+    return int(response.split(b" ", 2)[1])
+
+
+def error_code_of(response):
+    return json.loads(response.partition(b"\r\n\r\n")[2])["error"]["code"]
+
+
+def test_a_body_over_the_limit_gets_413_and_the_connection_closes(live_server, app):
+    size = app.config["MAX_CONTENT_LENGTH"] + 1_000_000
+    head = (b"POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\n"
+            b"Content-Length: %d\r\n\r\n" % size)
+    chunk = bytes(65536)
+    response, closed_after = send_request(live_server, head, [chunk] * (size // len(chunk)))
+    assert status_of(response) == 413
+    assert error_code_of(response) == "payload_too_large"
+    assert closed_after < SOCKET_TIMEOUT_S
+
+
+def test_a_chunked_body_over_the_limit_gets_413_not_a_truncated_image(live_server, app):
+    head = (b"POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n")
+    png = png_of(dark_on_light())
+    padding = bytes(65536)
+    chunks = [b"%x\r\n%s\r\n" % (len(png), png)]
+    chunks += [b"%x\r\n%s\r\n" % (len(padding), padding)] * (app.config["MAX_CONTENT_LENGTH"] // len(padding) + 1)
+    response, _ = send_request(live_server, head, [*chunks, b"0\r\n\r\n"])
+    assert status_of(response) == 413
+    assert error_code_of(response) == "payload_too_large"
+
+
+def test_a_malformed_chunked_body_is_a_400_not_a_server_error(live_server):
+    head = (b"POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n")
+    response, _ = send_request(live_server, head, [b"zz\r\nnot a chunk size\r\n0\r\n\r\n"])
+    assert status_of(response) == 400
+    assert error_code_of(response) == "invalid_body"

@@ -1,0 +1,221 @@
+"""Property-based tests: random bytes and random images never crash preprocessing,
+and the API never answers 5xx nor strays from its OpenAPI document.
+
+The number of examples is kept small enough for CI (the whole module runs in
+a few seconds); set FUZZ_EXAMPLES to run more, e.g. `FUZZ_EXAMPLES=2000
+pytest tests/test_fuzz.py`. By default the examples are derandomised so that
+CI is reproducible; with FUZZ_EXAMPLES set they are random, to explore. No
+example database is written into the work tree.
+How many cases each test ran is printed at the end of the session.
+"""
+
+import io
+import os
+
+import numpy as np
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from app import create_app
+from model import IMAGE_SIDE
+from model.preprocess import InputImageError, decode_image, ink_intensity, preprocess
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
+"""Examples per property; the API fuzzing runs this many per operation."""
+
+FUZZ_SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize="FUZZ_EXAMPLES" not in os.environ,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+MAX_SIDE = 96
+"""Largest side of a random image: big enough for every code path, small enough to be quick."""
+
+STRIP_LENGTH = 5_000
+"""Some images are one-pixel strips this long instead."""
+
+FORMAT_MODES = {
+    "PNG": ("1", "L", "LA", "I;16", "P", "RGB", "RGBA"),
+    "JPEG": ("L", "RGB", "CMYK"),
+    "GIF": ("L", "P"),
+    "BMP": ("1", "L", "P", "RGB", "RGBA"),
+    "WEBP": ("RGB", "RGBA"),
+}
+"""Modes that each accepted format can store, as Pillow writes them."""
+
+TRANSPARENCY_KEYS = {"1": 1, "L": 255, "I;16": 65535, "P": 0, "RGB": (255, 255, 255)}
+"""A colour to mark transparent (a tRNS chunk) in modes without alpha."""
+
+CASES_RUN = {}
+"""Examples run per test, printed when the module is done."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_cases_run(request):
+    """Print how many cases each fuzz test ran, for the CI log."""
+    yield
+    plugins = request.config.pluginmanager
+    reporter = plugins.get_plugin("terminalreporter")
+    capture = plugins.get_plugin("capturemanager")
+    if reporter is None or capture is None or not CASES_RUN:
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line("")
+        for name, count in CASES_RUN.items():
+            reporter.write_line(f"fuzz: {name} ran {count} cases")
+
+
+def count_case(name):
+    CASES_RUN[name] = CASES_RUN.get(name, 0) + 1
+
+
+def assert_network_input(digit):
+    """Assert the documented output of preprocess: (28, 28) float32 in [0, 1]."""
+    assert digit.shape == (IMAGE_SIDE, IMAGE_SIDE)
+    assert digit.dtype == np.float32
+    assert np.all(np.isfinite(digit))
+    assert digit.min() >= 0 and digit.max() <= 1
+
+
+def preprocess_or_input_error(data, **kwargs):
+    """Run preprocess; return its output, or None if it raised a documented InputImageError."""
+    try:
+        return preprocess(data, **kwargs)
+    except InputImageError:
+        return None
+
+
+@st.composite
+def images(draw):
+    """Draw a random Pillow image: any mode, size and polarity, strokes or noise."""
+    image_format = draw(st.sampled_from(sorted(FORMAT_MODES)))
+    mode = draw(st.sampled_from(FORMAT_MODES[image_format]))
+    width, height = draw(st.one_of(
+        st.tuples(st.integers(1, MAX_SIDE), st.integers(1, MAX_SIDE)),
+        st.sampled_from([(STRIP_LENGTH, 1), (1, STRIP_LENGTH)]),
+    ))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    background = draw(st.sampled_from([0.0, 1.0, rng.random()]))
+    ink = np.full((height, width), background, dtype=np.float32)
+    style = draw(st.sampled_from(["noise", "rectangle", "blank"]))
+    if style == "noise":
+        ink = rng.random((height, width), dtype=np.float32)
+    elif style == "rectangle":
+        top, left = rng.integers(0, height), rng.integers(0, width)
+        ink[top : rng.integers(top, height) + 1, left : rng.integers(left, width) + 1] = 1 - background
+    alpha = None
+    if mode in {"LA", "RGBA"}:
+        alpha = draw(st.sampled_from(["opaque", "ink", "noise"]))
+    image = build_image(mode, ink, alpha, rng)
+    if mode in TRANSPARENCY_KEYS and image_format in {"PNG", "GIF"} and draw(st.booleans()):
+        image.info["transparency"] = TRANSPARENCY_KEYS[mode]
+    return image_format, image
+
+
+def build_image(mode, ink, alpha, rng):
+    """Return an image of `mode` whose luminance (or alpha) is `ink`, shape (h, w) in [0, 1]."""
+    grey = Image.fromarray(np.rint(ink * 255).astype(np.uint8), mode="L")
+    if mode == "I;16":
+        return Image.fromarray(np.rint(ink * 65535).astype(np.uint16))
+    if mode in {"LA", "RGBA"}:
+        image = grey.convert(mode)
+        if alpha == "ink":
+            image.putalpha(grey)
+        elif alpha == "noise":
+            noise = rng.integers(0, 256, size=ink.shape, dtype=np.uint8)
+            image.putalpha(Image.fromarray(noise, mode="L"))
+        return image
+    return grey.convert(mode)
+
+
+def encode(image, image_format):
+    buffer = io.BytesIO()
+    image.save(buffer, format=image_format)
+    return buffer.getvalue()
+
+
+@FUZZ_SETTINGS
+@given(data=st.binary(max_size=4096))
+def test_random_bytes_never_crash(data):
+    count_case("preprocess(random bytes)")
+    digit = preprocess_or_input_error(data)
+    if digit is not None:
+        assert_network_input(digit)
+
+
+@FUZZ_SETTINGS
+@given(header=st.sampled_from([b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"BM", b"RIFF"]),
+       data=st.binary(max_size=2048))
+def test_bytes_behind_a_real_signature_never_crash(header, data):
+    count_case("preprocess(signature + random bytes)")
+    digit = preprocess_or_input_error(header + data)
+    if digit is not None:
+        assert_network_input(digit)
+
+
+@FUZZ_SETTINGS
+@given(drawn=images())
+def test_any_valid_image_gives_the_network_input_or_a_documented_error(drawn):
+    count_case("preprocess(random valid image)")
+    image_format, image = drawn
+    digit = preprocess_or_input_error(encode(image, image_format))
+    if digit is not None:
+        assert_network_input(digit)
+
+
+@FUZZ_SETTINGS
+@given(drawn=images(), flips=st.lists(st.tuples(st.floats(0, 1), st.integers(1, 255)), min_size=1, max_size=8),
+       cut=st.floats(0.05, 1))
+def test_damaged_images_never_crash(drawn, flips, cut):
+    count_case("preprocess(damaged valid image)")
+    image_format, image = drawn
+    data = bytearray(encode(image, image_format))
+    for where, mask in flips:
+        data[min(int(where * len(data)), len(data) - 1)] ^= mask
+    digit = preprocess_or_input_error(bytes(data[: max(1, int(cut * len(data)))]))
+    if digit is not None:
+        assert_network_input(digit)
+
+
+@FUZZ_SETTINGS
+@given(drawn=images())
+def test_ink_is_always_float32_in_zero_one_with_the_image_shape(drawn):
+    count_case("ink_intensity(random decoded image)")
+    image_format, image = drawn
+    decoded = decode_image(encode(image, image_format))
+    ink = ink_intensity(decoded)
+    assert ink.shape == (decoded.height, decoded.width)
+    assert ink.dtype == np.float32
+    assert np.all(np.isfinite(ink)) and ink.min() >= 0 and ink.max() <= 1
+
+
+schemathesis.serializer.alias("image/bmp", "application/octet-stream")
+"""Schemathesis sends PNG, JPEG, GIF and WebP bodies itself; BMP bodies go as raw bytes too."""
+
+
+api_schema = schemathesis.openapi.from_wsgi("/openapi.json", create_app())
+"""The app's own /openapi.json, from the app as production builds it (not in
+testing mode), which schemathesis then calls in-process over WSGI. Loaded at
+import: schemathesis' lazy fixture loader does not work with this pytest."""
+
+SCHEMA_VALID_IS_NOT_AN_IMAGE = [schemathesis.checks.positive_data_acceptance]
+"""Checks left out: a schema-valid body (any string, any bytes) is rarely a
+readable image, so /predict rightly answers most of them 400; the schema
+cannot say what an image is."""
+
+
+@api_schema.parametrize()
+@FUZZ_SETTINGS
+def test_api_never_fails_and_conforms_to_its_openapi_document(case):
+    operation = case.operation
+    if case.method.upper() == operation.method.upper():
+        count_case(f"API {operation.label}")
+    else:
+        count_case(f"API {operation.path} with an undocumented method")
+    case.call_and_validate(excluded_checks=SCHEMA_VALID_IS_NOT_AN_IMAGE)
