@@ -52,10 +52,10 @@ class AugmentParams:
                        (thinner) stroke; 1 is a full one-pixel change
     """
 
-    rotation_degrees: float = 12.0
+    rotation_degrees: float = 10.0
     scale: float = 0.1
-    shear_degrees: float = 12.0
-    shift_pixels: float = 2.0
+    shear_degrees: float = 10.0
+    shift_pixels: float = 1.0
     elastic_alpha: float = 30.0
     elastic_sigma: float = 4.0
     thickness: float = 0.5
@@ -224,7 +224,5 @@ class Augmenter:
         np.clip(cols, low, high, out=coordinates[1])
         coordinates += self._centre + FRAME
         coordinates[0] += (side * np.arange(n_images))[:, None, None]
-        warped = ndimage.map_coordinates(
-            framed.reshape(n_images * side, side), coordinates, order=1, mode="nearest"
-        )
+        warped = ndimage.map_coordinates(framed.reshape(n_images * side, side), coordinates, order=1, mode="nearest")
         return warped.reshape(n_images, IMAGE_SIDE, IMAGE_SIDE)

@@ -13,6 +13,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -232,10 +233,15 @@ class Network:
         path = Path(path)
         if not path.is_file():
             raise ModelFileError(path, "file not found")
+        # Open the file here: np.load leaks its own handle when the zip is damaged.
         try:
-            with np.load(path, allow_pickle=False) as archive:
-                arrays = {key: archive[key] for key in archive.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            with open(path, "rb") as file:
+                archive = np.load(file, allow_pickle=False)
+                if not isinstance(archive, np.lib.npyio.NpzFile):
+                    raise ModelFileError(path, "not a .npz archive (it holds a single array)")
+                with archive:
+                    arrays = {key: archive[key] for key in archive.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
             raise ModelFileError(path, f"not a readable .npz file ({error})") from error
         return cls._from_arrays(path, arrays)
 

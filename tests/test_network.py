@@ -1,0 +1,231 @@
+"""The network: a forward value worked by hand, gradients, learning, the model file."""
+
+import json
+import math
+import zipfile
+
+import numpy as np
+import pytest
+
+from model import N_CLASSES, N_PIXELS
+from model.network import ModelFileError, Network, cross_entropy, softmax
+
+FINITE_DIFFERENCE_STEP = 1e-6
+GRADIENT_TOLERANCE = 1e-7
+
+
+def as_float64(network):
+    """Return a float64 copy of `network`, for precise finite differences."""
+    return Network(
+        [W.astype(np.float64) for W in network.weights],
+        [b.astype(np.float64) for b in network.biases],
+    )
+
+
+def tiny_network():
+    """A 2-2-3 network whose forward pass is easy to work by hand."""
+    weights = [
+        np.array([[0.5, math.log(3)], [0.5, 0.0]]),
+        np.array([[2.0, 0.0, 0.0], [0.0, 4.0, 0.0]]),
+    ]
+    biases = [np.zeros(2), np.array([0.0, 0.0, 3.0])]
+    return Network([W.astype(np.float32) for W in weights], [b.astype(np.float32) for b in biases])
+
+
+def test_forward_value_worked_by_hand():
+    # x = (1, -1): hidden pre-activations (0.5 - 0.5, ln 3) = (0, ln 3), so the
+    # hidden units are expit(0) = 1/2 and expit(ln 3) = 3/4; output
+    # pre-activations are (2 * 1/2, 4 * 3/4, 3) = (1, 3, 3).
+    network = tiny_network()
+    activations = network.forward(np.array([[1.0, -1.0]], dtype=np.float32))
+    np.testing.assert_allclose(activations[1], [[0.5, 0.75]], rtol=1e-6)
+    e2 = math.exp(2)
+    expected = np.array([[1, e2, e2]]) / (1 + 2 * e2)
+    np.testing.assert_allclose(activations[2], expected, rtol=1e-6)
+    np.testing.assert_allclose(network.predict_proba(np.array([[1.0, -1.0]])), expected, rtol=1e-6)
+    assert network.predict_proba(np.zeros((1, 2))).dtype == np.float32
+
+
+def test_softmax_is_stable_and_cross_entropy_finite():
+    P = softmax(np.array([[1000.0, 0.0, -1000.0]], dtype=np.float32))
+    np.testing.assert_allclose(P, [[1.0, 0.0, 0.0]], atol=1e-7)
+    assert math.isfinite(cross_entropy(P, np.array([2])))
+
+
+@pytest.mark.parametrize(
+    "layer_sizes", [(N_PIXELS, 16, N_CLASSES), (9, 7, 5, N_CLASSES)], ids=["784-16-10", "9-7-5-10"]
+)
+@pytest.mark.parametrize("l2", [0.0, 0.01])
+def test_gradients_match_finite_differences(layer_sizes, l2):
+    rng = np.random.default_rng(1)
+    network32 = Network.initialise(layer_sizes, rng)
+    for b in network32.biases:
+        b[:] = rng.normal(0, 0.5, size=b.shape)
+    network = as_float64(network32)
+    X = rng.random((6, layer_sizes[0]))
+    y = rng.integers(0, N_CLASSES, size=6)
+    _, weight_gradients, bias_gradients = network.loss_and_gradients(X, y, l2)
+
+    def loss():
+        return network.loss_and_gradients(X, y, l2)[0]
+
+    for parameters, gradients in ((network.weights, weight_gradients), (network.biases, bias_gradients)):
+        for layer, (p, g) in enumerate(zip(parameters, gradients)):
+            assert g.shape == p.shape
+            flat = p.reshape(-1)
+            entries = rng.choice(flat.size, size=min(flat.size, 40), replace=False)
+            numeric = np.empty(len(entries))
+            for k, entry in enumerate(entries):
+                saved = flat[entry]
+                flat[entry] = saved + FINITE_DIFFERENCE_STEP
+                plus = loss()
+                flat[entry] = saved - FINITE_DIFFERENCE_STEP
+                minus = loss()
+                flat[entry] = saved
+                numeric[k] = (plus - minus) / (2 * FINITE_DIFFERENCE_STEP)
+            np.testing.assert_allclose(
+                g.reshape(-1)[entries], numeric, atol=GRADIENT_TOLERANCE, err_msg=f"layer {layer}"
+            )
+
+    # The float32 network computes the same gradients to float32 precision.
+    _, weight_gradients32, bias_gradients32 = network32.loss_and_gradients(X.astype(np.float32), y, l2)
+    for g32, g64 in zip(weight_gradients32 + bias_gradients32, weight_gradients + bias_gradients):
+        assert g32.dtype == np.float32
+        np.testing.assert_allclose(g32, g64, atol=1e-5)
+
+
+def test_tiny_network_overfits_100_samples():
+    rng = np.random.default_rng(2)
+    X = (rng.random((100, N_PIXELS)) < 0.2).astype(np.float32)
+    y = np.arange(100) % N_CLASSES
+    network = Network.initialise((N_PIXELS, 32, N_CLASSES), rng)
+    learning_rate = np.float32(1.0)
+    for _ in range(300):
+        _, weight_gradients, bias_gradients = network.loss_and_gradients(X, y)
+        for p, g in zip(network.weights + network.biases, weight_gradients + bias_gradients):
+            p -= learning_rate * g
+    assert (network.predict(X) == y).mean() == 1.0
+
+
+def test_initialise_is_seeded_and_glorot_bounded():
+    first = Network.initialise((N_PIXELS, 20, N_CLASSES), np.random.default_rng(3))
+    second = Network.initialise((N_PIXELS, 20, N_CLASSES), np.random.default_rng(3))
+    assert first.version == second.version
+    assert first.layer_sizes == (N_PIXELS, 20, N_CLASSES)
+    assert np.abs(first.weights[0]).max() <= math.sqrt(2 / (N_PIXELS + 20))
+    assert all(W.dtype == np.float32 for W in first.weights)
+
+
+def trained_like_network(seed=4):
+    """A 784-12-10 network with metadata, as a model file holds."""
+    network = Network.initialise((N_PIXELS, 12, N_CLASSES), np.random.default_rng(seed))
+    network.metadata = {"format": "digit-recogniser model", "history": [{"epoch": 1, "val_accuracy": 0.5}]}
+    return network
+
+
+def test_save_load_round_trip(tmp_path):
+    network = trained_like_network()
+    path = tmp_path / "model.npz"
+    network.save(path)
+    loaded = Network.load(path)
+    assert loaded.layer_sizes == network.layer_sizes
+    assert loaded.version == network.version
+    assert loaded.metadata == network.metadata
+    for a, b in zip(loaded.weights + loaded.biases, network.weights + network.biases):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    X = np.random.default_rng(5).random((3, N_PIXELS), dtype=np.float32)
+    np.testing.assert_array_equal(loaded.predict_proba(X), network.predict_proba(X))
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+
+
+def write_arrays(path, **changes):
+    """Write the arrays of a valid model file, with some replaced (None removes one)."""
+    network = trained_like_network()
+    arrays = {
+        "format_version": np.array(1),
+        "layer_sizes": np.array(network.layer_sizes),
+        "metadata": np.array(json.dumps(network.metadata)),
+        "W0": network.weights[0],
+        "b0": network.biases[0],
+        "W1": network.weights[1],
+        "b1": network.biases[1],
+    }
+    arrays.update(changes)
+    np.savez(path, **{key: value for key, value in arrays.items() if value is not None})
+    return path
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"W1": np.zeros((12, 9), np.float32)}, "array 'W1' has shape (12, 9), expected (12, 10)"),
+        ({"b0": None}, "missing array 'b0'"),
+        ({"layer_sizes": np.array([784, 12, 9])}, "must start with 784 inputs and end with 10 outputs"),
+        ({"W0": np.full((N_PIXELS, 12), np.nan, np.float32)}, "array 'W0' contains NaN"),
+        ({"format_version": np.array(2)}, "unsupported format_version 2"),
+        ({"metadata": np.array("{not json")}, "metadata is not valid JSON"),
+        ({"W0": np.zeros((N_PIXELS, 12), np.int32)}, "expected floating point"),
+        ({"metadata": np.array([{"a": 1}], dtype=object)}, "not a readable .npz file"),
+    ],
+    ids=["wrong-shape", "missing-array", "wrong-sizes", "nan", "format", "bad-json", "int-dtype", "pickle"],
+)
+def test_load_rejects_malformed_files(tmp_path, changes, message):
+    path = write_arrays(tmp_path / "bad.npz", **changes)
+    with pytest.raises(ModelFileError) as caught:
+        Network.load(path)
+    assert caught.value.path == path
+    assert message in caught.value.problem
+    assert str(path) in str(caught.value)
+
+
+def test_pickled_object_array_is_never_unpickled(tmp_path):
+    path = write_arrays(tmp_path / "pickle.npz", W0=np.array([object()], dtype=object))
+    with zipfile.ZipFile(path) as archive:
+        assert "W0.npy" in archive.namelist()
+    with pytest.raises(ModelFileError, match="Object arrays cannot be loaded"):
+        Network.load(path)
+
+
+def test_load_missing_file(tmp_path):
+    with pytest.raises(ModelFileError, match="file not found") as caught:
+        Network.load(tmp_path / "absent.npz")
+    assert "absent.npz" in str(caught.value)
+
+
+@pytest.mark.parametrize("keep", [0, 100, 0.5], ids=["empty", "header-only", "half"])
+def test_load_truncated_file(tmp_path, keep):
+    path = tmp_path / "model.npz"
+    trained_like_network().save(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep) if isinstance(keep, float) else keep])
+    with pytest.raises(ModelFileError, match="not a readable .npz file"):
+        Network.load(path)
+
+
+def test_is_finite_and_copy_are_independent():
+    network = trained_like_network()
+    copy = network.copy()
+    copy.weights[0][0, 0] = np.inf
+    copy.metadata["history"].append({})
+    assert network.is_finite() and not copy.is_finite()
+    assert len(network.metadata["history"]) == 1
+
+
+def test_load_corrupted_file(tmp_path):
+    path = tmp_path / "model.npz"
+    trained_like_network().save(path)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(64)
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="not a readable .npz file"):
+        Network.load(path)
+
+
+def test_load_rejects_a_single_npy_array(tmp_path):
+    path = tmp_path / "weights.npz"
+    with open(path, "wb") as file:
+        np.save(file, np.zeros(3))
+    with pytest.raises(ModelFileError, match="not a .npz archive"):
+        Network.load(path)

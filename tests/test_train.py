@@ -1,0 +1,291 @@
+"""The trainer: optimisers, schedule, seeding, Ctrl-C, the command line and its model file."""
+
+import functools
+import io
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.augment import KINDS
+from model.mnist import SHA256, Mnist, load_mnist
+from model.network import Network
+from model.preprocess import PREPROCESSING_VERSION
+from model.train import (
+    PRESETS,
+    Adam,
+    MomentumSGD,
+    TrainingConfig,
+    TrainingError,
+    build_parser,
+    config_from_args,
+    learning_rate_at,
+    main,
+    train,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+METADATA_KEYS = {
+    "format",
+    "preprocessing_version",
+    "command",
+    "preset",
+    "seed",
+    "hyperparameters",
+    "data_sha256",
+    "history",
+    "best_epoch",
+    "val_accuracy",
+    "test_accuracy",
+    "trained_at",
+    "training_seconds",
+    "numpy_version",
+    "scipy_version",
+}
+HISTORY_KEYS = {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"}
+
+SMOKE_TIMEOUT_S = 120
+
+
+def synthetic_mnist(n_train=300, n_test=60, seed=0):
+    """A tiny MNIST look-alike: each class is a bar at its own place, plus noise."""
+    rng = np.random.default_rng(seed)
+
+    def make(n):
+        labels = rng.integers(0, 10, size=n).astype(np.uint8)
+        images = (rng.random((n, 28, 28)) < 0.05).astype(np.uint8) * 80
+        for image, label in zip(images, labels):
+            image[4 + 2 * label : 6 + 2 * label, 6:22] = 255
+        return images, labels
+
+    train_images, train_labels = make(n_train)
+    test_images, test_labels = make(n_test)
+    return Mnist(train_images, train_labels, test_images, test_labels)
+
+
+def tiny_config(**changes):
+    values = {"hidden": (16,), "epochs": 2, "batch_size": 32, "learning_rate": 0.01, "augment": KINDS}
+    values.update(changes)
+    return TrainingConfig(**values)
+
+
+def quiet_train(config, data, **kwargs):
+    return train(config, data, progress=io.StringIO(), log=io.StringIO(), **kwargs)
+
+
+def is_subnormal(array):
+    return bool(np.any((array != 0) & (np.abs(array) < np.finfo(array.dtype).tiny)))
+
+
+def test_adam_moments_never_go_subnormal():
+    # One step with gradients of every magnitude, then many with none: without
+    # the guard both moments decay into (and stick at) subnormal values.
+    gradient = np.logspace(-3, -30, 200).astype(np.float32)
+    gradient[::2] *= -1
+    parameters = [np.zeros(200, dtype=np.float32)]
+    adam = Adam(parameters)
+    adam.step(parameters, [gradient.copy()], 1e-3)
+    for _ in range(2000):
+        adam.step(parameters, [np.zeros(200, dtype=np.float32)], 1e-3)
+        assert not is_subnormal(adam.first_moments[0])
+        assert not is_subnormal(adam.second_moments[0])
+    assert np.isfinite(parameters[0]).all()
+
+    # The trap is real: the same arithmetic without the guard ends subnormal.
+    v = (np.float32(1 - 0.999) * gradient * gradient).astype(np.float32)
+    for _ in range(2000):
+        v *= np.float32(0.999)
+    assert is_subnormal(v)
+
+
+def test_momentum_velocity_never_goes_subnormal():
+    parameters = [np.zeros(100, dtype=np.float32)]
+    sgd = MomentumSGD(parameters, momentum=0.9)
+    sgd.step(parameters, [np.logspace(-3, -30, 100).astype(np.float32)], 0.1)
+    for _ in range(1000):
+        sgd.step(parameters, [np.zeros(100, dtype=np.float32)], 0.1)
+        assert not is_subnormal(sgd.velocities[0])
+
+
+def test_adam_first_step_moves_each_parameter_by_the_learning_rate():
+    parameters = [np.zeros(3, dtype=np.float32)]
+    Adam(parameters).step(parameters, [np.array([0.5, -2.0, 1e-3], dtype=np.float32)], 0.01)
+    np.testing.assert_allclose(parameters[0], [-0.01, 0.01, -0.01], rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "progress", "factor"),
+    [
+        ("cosine", 0.0, 1.0),
+        ("cosine", 0.5, 0.5),
+        ("cosine", 1.0, 0.0),
+        ("step", 0.49, 1.0),
+        ("step", 0.5, 0.1),
+        ("step", 0.8, 0.01),
+        ("constant", 0.9, 1.0),
+    ],
+)
+def test_learning_rate_schedules(schedule, progress, factor):
+    config = TrainingConfig(learning_rate=0.2, lr_schedule=schedule)
+    assert learning_rate_at(config, progress) == pytest.approx(0.2 * factor, abs=1e-12)
+
+
+def test_same_seed_gives_identical_weights():
+    data = synthetic_mnist()
+    first = quiet_train(tiny_config(seed=5), data).network
+    second = quiet_train(tiny_config(seed=5), data).network
+    other = quiet_train(tiny_config(seed=6), data).network
+    for a, b in zip(first.weights + first.biases, second.weights + second.biases):
+        np.testing.assert_array_equal(a, b)
+    assert first.version == second.version != other.version
+    assert first.metadata["history"][0]["train_loss"] == second.metadata["history"][0]["train_loss"]
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "momentum"])
+def test_training_learns_and_records_metadata(optimizer):
+    data = synthetic_mnist()
+    rate = 0.01 if optimizer == "adam" else 0.5
+    config = tiny_config(optimizer=optimizer, epochs=4, learning_rate=rate, l2=1e-4, augment=())
+    result = train(
+        config,
+        data,
+        command="python -m model.train --x",
+        data_sha256={"a": "b"},
+        progress=(progress := io.StringIO()),
+        log=(log := io.StringIO()),
+    )
+    network, metadata = result.network, result.network.metadata
+    assert not result.interrupted
+    assert set(metadata) == METADATA_KEYS
+    assert metadata["preprocessing_version"] == PREPROCESSING_VERSION
+    assert metadata["command"] == "python -m model.train --x"
+    assert metadata["data_sha256"] == {"a": "b"}
+    assert metadata["hyperparameters"]["optimizer"] == optimizer
+    assert metadata["hyperparameters"]["validation_size"] == 25
+    assert [record["epoch"] for record in metadata["history"]] == [1, 2, 3, 4]
+    assert all(set(record) == HISTORY_KEYS for record in metadata["history"])
+    best = max(metadata["history"], key=lambda record: record["val_accuracy"])
+    assert metadata["val_accuracy"] == best["val_accuracy"] > 0.9
+    assert metadata["test_accuracy"] > 0.9
+    assert metadata["history"][-1]["train_accuracy"] > 0.9
+    assert network.layer_sizes == (784, 16, 10) and network.is_finite()
+    assert "samples/s" in progress.getvalue() and "ETA" in progress.getvalue()
+    assert log.getvalue().count("val loss") == 4
+
+
+class InterruptOnEpoch(io.StringIO):
+    """A progress stream that raises KeyboardInterrupt, like Ctrl-C, once epoch `epoch` starts drawing."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.label = f"epoch {epoch}/"
+
+    def write(self, text):
+        if self.label in text:
+            raise KeyboardInterrupt
+        return super().write(text)
+
+
+def test_ctrl_c_keeps_the_best_epoch_so_far():
+    result = train(
+        tiny_config(epochs=5, augment=()), synthetic_mnist(), progress=InterruptOnEpoch(3), log=io.StringIO()
+    )
+    assert result.interrupted
+    assert [record["epoch"] for record in result.network.metadata["history"]] == [1, 2]
+    assert result.network.metadata["best_epoch"] in (1, 2)
+
+
+def test_ctrl_c_before_the_first_epoch_ends_propagates():
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(), synthetic_mnist(), progress=InterruptOnEpoch(1), log=io.StringIO())
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"epochs": 0}, "epochs must be at least 1"),
+        ({"learning_rate": -1.0}, "learning_rate must be a number > 0"),
+        ({"optimizer": "rmsprop"}, "optimizer must be one of adam, momentum"),
+        ({"hidden": (0,)}, "hidden must be"),
+        ({"augment": ("blur",)}, "augment must be a subset"),
+    ],
+)
+def test_config_is_validated(changes, message):
+    with pytest.raises(TrainingError, match=message):
+        TrainingConfig(**changes)
+
+
+def test_validation_split_must_leave_training_samples():
+    with pytest.raises(TrainingError, match="validation_size 300 leaves no training samples out of 300"):
+        quiet_train(tiny_config(validation_size=300), synthetic_mnist())
+
+
+def parse(*argv):
+    return config_from_args(build_parser().parse_args(["--data", "d", "--out", "m.npz", *argv]))
+
+
+def test_presets_and_explicit_flags():
+    full = parse("--preset", "full")
+    assert full.hidden == PRESETS["full"]["hidden"] and full.augment == PRESETS["full"]["augment"]
+    overridden = parse("--preset", "full", "--hidden", "512,256", "--epochs", "3", "--no-augment", "--seed", "9")
+    assert overridden.hidden == (512, 256) and overridden.epochs == 3 and overridden.augment == ()
+    assert overridden.batch_size == PRESETS["full"]["batch_size"] and overridden.seed == 9
+    assert parse("--augment", "elastic,affine").augment == ("affine", "elastic")
+    assert parse().preset == "quick"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--hidden", "0"],
+        ["--hidden", "a,b"],
+        ["--augment", "blur"],
+        ["--epochs", "0"],
+        ["--augment", "affine", "--no-augment"],
+        ["--out", "/nonexistent/folder/m.npz"],
+    ],
+)
+def test_bad_command_lines_exit_with_usage_error(argv, capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["--data", "d", "--out", "m.npz", *argv])
+    assert caught.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_missing_data_fails_with_the_mnist_message(tmp_path, monkeypatch, capsys):
+    offline = functools.partial(load_mnist, mirrors=("http://127.0.0.1:9/",), timeout=2)
+    monkeypatch.setattr("model.train.load_mnist", offline)
+    assert main(["--data", str(tmp_path), "--out", str(tmp_path / "m.npz")]) == 1
+    error = capsys.readouterr().err
+    assert "train-images-idx3-ubyte.gz" in error and str(tmp_path) in error
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_command_line_smoke_run(mnist_dir, tmp_path):
+    out = tmp_path / "model.npz"
+    argv = ["--data", str(mnist_dir), "--limit", "2000", "--epochs", "1", "--out", str(out)]
+    completed = subprocess.run(
+        [sys.executable, "-m", "model.train", *argv],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=SMOKE_TIMEOUT_S,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "samples/s" in completed.stderr
+    network = Network.load(out)
+    metadata = network.metadata
+    assert set(metadata) == METADATA_KEYS
+    assert len(metadata["history"]) == 1 and set(metadata["history"][0]) == HISTORY_KEYS
+    assert metadata["command"] == shlex.join(["python", "-m", "model.train", *argv])
+    assert metadata["data_sha256"] == SHA256
+    assert metadata["hyperparameters"]["limit"] == 2000
+    assert metadata["hyperparameters"]["epochs"] == 1
+    assert metadata["preset"] == "quick" and metadata["best_epoch"] == 1
+    assert 0.5 < metadata["test_accuracy"] <= 1.0
+    assert f"saved {out}" in completed.stdout
