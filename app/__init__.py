@@ -5,6 +5,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from model.evaluate import DEFAULT_REPORT_DIR
 from model.network import Network
 
 from . import api, errors, headers, pages
@@ -17,7 +18,9 @@ def create_app(test_config=None):
     """Create the app, loading the model once for all requests.
 
     `test_config` overrides the settings read from the environment. A
-    missing or malformed model file stops start-up with a message naming it.
+    missing or malformed model file stops start-up with a message naming it;
+    the evaluation report shown on /model (REPORT_DIR, model/report by
+    default) is read here too, but without it the app still starts.
     """
     app = Flask(
         __name__,
@@ -30,6 +33,10 @@ def create_app(test_config=None):
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app.extensions[api.MODEL_KEY] = Network.load(app.config["MODEL_PATH"])
+    app.config.setdefault("REPORT_DIR", str(DEFAULT_REPORT_DIR))
+    app.extensions[pages.MODEL_PAGE_KEY] = pages.describe_model(
+        app.extensions[api.MODEL_KEY], app.config["MODEL_PATH"], app.config["REPORT_DIR"]
+    )
 
     errors.init_app(app)
     headers.init_app(app)

@@ -1,11 +1,391 @@
-"""The pages people open in a browser."""
+"""The pages people open in a browser: the drawing page and the model page.
 
-from flask import Blueprint, render_template
+The model page shows what training and evaluation recorded for the model
+the server runs: its metadata (in the model file) and the evaluation report
+that `python -m model.evaluate` writes into model/report/. Both are read
+once at start-up by `describe_model`, which prepares every number and
+string the page shows, so a request only fills in the template. A missing
+or unreadable report does not stop the app: the page says what is wrong.
+"""
+
+import hashlib
+import json
+import logging
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NamedTuple
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    render_template,
+    request,
+    send_from_directory,
+)
+from PIL import Image, UnidentifiedImageError
+
+from model import IMAGE_SIDE, N_CLASSES
+from model.evaluate import (
+    CONFUSION_MATRIX_PNG,
+    FIRST_LAYER_WEIGHTS_PNG,
+    LEARNING_CURVES_PNG,
+    MISCLASSIFIED_PNG,
+    REPORT_FORMAT,
+    REPORT_JSON,
+)
+
+logger = logging.getLogger(__name__)
 
 bp = Blueprint("pages", __name__)
+
+MODEL_PAGE_KEY = "model_page"
+"""Where create_app keeps the model page's ModelDescription in `app.extensions`."""
+
+STROKE_WIDTH = 18
+"""Pen width in logical pixels on the page's 280-pixel drawing, tuned by measurement.
+
+The template writes it into the canvas's data-stroke-width, where
+static/app.js, the browser tests and bench/browser_replay.py read it.
+"""
+
+REPORT_IMAGES = {
+    Path(name).stem: name
+    for name in (LEARNING_CURVES_PNG, FIRST_LAYER_WEIGHTS_PNG, MISCLASSIFIED_PNG, CONFUSION_MATRIX_PNG)
+}
+"""The only report files served, by the name in their URL (/model/report/<name>.png)."""
+
+IMAGE_MAX_AGE_S = 365 * 24 * 60 * 60
+"""Cache lifetime of a report picture fetched with its current digest in ?v=."""
+
+DIGEST_LENGTH = 12
+"""Hex digits of a picture's SHA-256 put in its URL, so a new report gets new URLs."""
+
+HEAT_LEVELS = 8
+"""Shades of the confusion heat map; static/style.css defines .heat-1 to .heat-8."""
+
+PERCENT_DECIMALS = 2
+BYTES_PER_MB = 1024 * 1024
+
+
+class ReportImage(NamedTuple):
+    """A picture of the report: its URL name, the digest that versions it, its pixel size."""
+
+    name: str
+    digest: str
+    width: int
+    height: int
+
+
+class ModelDescription(NamedTuple):
+    """Everything the model page shows, prepared at start-up.
+
+    model       : dict, what the model file says about itself (always there)
+    report      : dict or None, the evaluation report, ready to show
+    problem     : str or None, why there is no report
+    report_dir  : Path of the folder the pictures are served from
+    images      : dict name -> ReportImage, the pictures that can be served
+    """
+
+    model: dict
+    report: dict | None
+    problem: str | None
+    report_dir: Path
+    images: dict
+
+
+class ReportError(Exception):
+    """The report file is there but cannot be used; the message says why."""
+
+
+# Formatting ------------------------------------------------------------------
+
+
+def percent(fraction, decimals=PERCENT_DECIMALS):
+    """Format a fraction in [0, 1] as a percentage, '98.41%'; '–' when unknown."""
+    if not isinstance(fraction, (int, float)) or isinstance(fraction, bool) or not math.isfinite(fraction):
+        return "–"
+    return f"{fraction:.{decimals}%}"
+
+
+def timestamp(value):
+    """Return {"iso", "text"} for an ISO 8601 time ('23 November 2026 at 11:06 UTC'), None when absent.
+
+    Training and evaluation write UTC ('...Z'); a time without a zone is taken as UTC.
+    """
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return {"iso": value, "text": value}
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return {"iso": value, "text": f"{moment.day} {moment:%B %Y at %H:%M} UTC"}
+
+
+def duration(seconds):
+    """Format a duration in seconds as '35 s', '12 min 5 s' or '2 h 3 min'."""
+    if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
+        return None
+    seconds = round(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {seconds} s"
+    return f"{seconds} s"
+
+
+def flatten(value, prefix=""):
+    """Return a nested dict of settings as (dotted name, text) rows, in key order."""
+    if isinstance(value, dict):
+        rows = []
+        for key, child in value.items():
+            rows.extend(flatten(child, f"{prefix}.{key}" if prefix else str(key)))
+        return rows
+    if isinstance(value, list):
+        text = ", ".join(str(item) for item in value)
+    elif value is None:
+        text = "none"
+    else:
+        text = str(value)
+    return [(prefix, text)]
+
+
+# Reading the model and the report -------------------------------------------------
+
+
+def describe_network(network, model_path):
+    """Return what the model page shows about the network: architecture, size, training record."""
+    metadata = network.metadata
+    sizes = list(network.layer_sizes)
+    history = metadata.get("history") or []
+    try:
+        file_size = Path(model_path).stat().st_size
+    except OSError:
+        file_size = None
+    return {
+        "version": network.version,
+        "layer_sizes": sizes,
+        "architecture": " → ".join(str(size) for size in sizes),
+        "hidden": sizes[1:-1],
+        "parameter_count": f"{sum(W.size + b.size for W, b in zip(network.weights, network.biases)):,}",
+        "dtype": str(network.dtype),
+        "file_size": None if file_size is None else f"{file_size / BYTES_PER_MB:.1f} MB",
+        "command": metadata.get("command"),
+        "preset": metadata.get("preset"),
+        "seed": metadata.get("seed"),
+        "trained_at": timestamp(metadata.get("trained_at")),
+        "training_time": duration(metadata.get("training_seconds")),
+        "epochs": len(history),
+        "best_epoch": metadata.get("best_epoch"),
+        "val_accuracy": percent(metadata.get("val_accuracy")),
+        "test_accuracy": percent(metadata.get("test_accuracy")),
+        "hyperparameters": flatten(metadata.get("hyperparameters") or {}),
+        "versions": [
+            (name, metadata[key])
+            for name, key in (("NumPy", "numpy_version"), ("SciPy", "scipy_version"),
+                              ("Preprocessing version", "preprocessing_version"))
+            if key in metadata
+        ],
+        "history": [
+            {
+                "epoch": entry.get("epoch"),
+                "train_loss": _number(entry.get("train_loss")),
+                "val_loss": _number(entry.get("val_loss")),
+                "train_accuracy": percent(entry.get("train_accuracy")),
+                "val_accuracy": percent(entry.get("val_accuracy")),
+            }
+            for entry in history
+            if isinstance(entry, dict)
+        ],
+    }
+
+
+def _number(value, decimals=4):
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "–"
+    return f"{value:.{decimals}f}"
+
+
+def read_report(report_dir):
+    """Return report.json from report_dir as a dict, or raise ReportError saying why not."""
+    path = Path(report_dir) / REPORT_JSON
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ReportError(f"{path} was not found") from None
+    except OSError as error:
+        raise ReportError(f"{path} could not be read ({error.strerror})") from None
+    try:
+        report = json.loads(text)
+    except ValueError as error:
+        raise ReportError(f"{path} is not valid JSON ({error})") from None
+    if not isinstance(report, dict) or report.get("format") != REPORT_FORMAT:
+        raise ReportError(f"{path} is not a report written by python -m model.evaluate")
+    return report
+
+
+def describe_report(report, model_version):
+    """Return the report's numbers ready to show: formatted, with the heat map's shades.
+
+    Raises ReportError if a key the page needs is missing or has the wrong shape.
+    """
+    try:
+        counts = report["confusion"]["counts"]
+        per_digit = report["per_digit"]
+        test_set = report["test_set"]
+        reported_version = report["model"]["version"]
+        if len(counts) != N_CLASSES or any(len(row) != N_CLASSES for row in counts):
+            raise ValueError("the confusion matrix is not 10 × 10")
+        return {
+            "evaluated_at": timestamp(report.get("evaluated_at")),
+            "model_version": reported_version,
+            "matches_model": reported_version == model_version,
+            "accuracy": percent(report["accuracy"]),
+            "errors": f"{int(report['errors']):,}",
+            "samples": f"{int(test_set['samples']):,}",
+            "complete": bool(test_set["complete"]),
+            "per_digit": [
+                {
+                    "digit": int(entry["digit"]),
+                    "samples": f"{int(entry['samples']):,}",
+                    "correct": f"{int(entry['correct']):,}",
+                    "errors": f"{int(entry['samples']) - int(entry['correct']):,}",
+                    "accuracy": percent(entry["accuracy"]),
+                }
+                for entry in per_digit
+            ],
+            "confusion": heat_map(counts),
+            "top_confusions": [
+                {"true": int(entry["true"]), "predicted": int(entry["predicted"]), "count": int(entry["count"])}
+                for entry in report.get("top_confusions", [])
+            ],
+            "misclassified": [
+                {
+                    "index": int(entry["index"]),
+                    "true": int(entry["true"]),
+                    "predicted": int(entry["predicted"]),
+                    "confidence": percent(entry["confidence"], 0),
+                }
+                for entry in report.get("misclassified_shown", [])
+            ],
+        }
+    except (KeyError, TypeError, ValueError) as error:
+        raise ReportError(f"{REPORT_JSON} lacks what the page needs ({type(error).__name__}: {error})") from None
+
+
+def heat_map(counts):
+    """Return the confusion matrix as rows of cells {count, kind, level} for the HTML heat map.
+
+    counts : 10 lists of 10 ints, rows true digit, columns predicted digit.
+    As in model/evaluate.py's picture, right answers (the diagonal) are
+    shaded by their share of the row, wrong ones relative to the most
+    frequent confusion, so that a handful of errors still shows beside a
+    thousand right answers. Level 0 is unshaded; 1 to HEAT_LEVELS darker.
+    """
+    counts = [[int(count) for count in row] for row in counts]
+    worst = max((count for t, row in enumerate(counts) for p, count in enumerate(row) if t != p), default=0)
+    rows = []
+    for true, row in enumerate(counts):
+        total = sum(row)
+        cells = []
+        for predicted, count in enumerate(row):
+            right = true == predicted
+            share = (count / total if total else 0) if right else (count / worst if worst else 0)
+            level = max(1, math.ceil(share * HEAT_LEVELS)) if count else 0
+            cells.append({"count": str(count), "kind": "right" if right else "wrong", "level": level})
+        rows.append({"digit": true, "cells": cells})
+    return rows
+
+
+def report_images(report_dir):
+    """Return {name: ReportImage} for the report pictures present in report_dir."""
+    images = {}
+    for name, filename in REPORT_IMAGES.items():
+        path = Path(report_dir) / filename
+        try:
+            data = path.read_bytes()
+            with Image.open(path) as picture:
+                width, height = picture.size
+        except FileNotFoundError:
+            logger.warning("report picture %s is missing", path)
+            continue
+        except (OSError, UnidentifiedImageError) as error:
+            logger.warning("report picture %s cannot be read: %s", path, error)
+            continue
+        digest = hashlib.sha256(data).hexdigest()[:DIGEST_LENGTH]
+        images[name] = ReportImage(name, digest, width, height)
+    return images
+
+
+def describe_model(network, model_path, report_dir):
+    """Read the model's record and its evaluation report once, for the model page.
+
+    A missing or malformed report is logged and described on the page; it
+    never stops start-up, since the app can recognise digits without it.
+    """
+    report_dir = Path(report_dir).resolve()
+    model = describe_network(network, model_path)
+    try:
+        report = describe_report(read_report(report_dir), model["version"])
+    except ReportError as error:
+        logger.warning("the /model page has no evaluation report: %s", error)
+        return ModelDescription(model, None, str(error), report_dir, {})
+    if not report["matches_model"]:
+        logger.warning("the evaluation report describes model %s, but the app serves %s",
+                       report["model_version"], model["version"])
+    return ModelDescription(model, report, None, report_dir, report_images(report_dir))
+
+
+def get_model_description():
+    """Return the model page's description, read once at start-up."""
+    return current_app.extensions[MODEL_PAGE_KEY]
+
+
+# Views ---------------------------------------------------------------------------
 
 
 @bp.get("/")
 def index():
     """Show the drawing page."""
-    return render_template("index.html")
+    return render_template("index.html", stroke_width=STROKE_WIDTH)
+
+
+@bp.get("/model")
+def model_page():
+    """Show how the model was made and how well it does on the MNIST test set."""
+    description = get_model_description()
+    return render_template(
+        "model.html",
+        model=description.model,
+        report=description.report,
+        problem=description.problem,
+        images=description.images,
+        image_side=IMAGE_SIDE,
+        digits=range(N_CLASSES),
+        report_command="python -m model.evaluate",
+    )
+
+
+@bp.get("/model/report/<name>.png")
+def report_image(name):
+    """Serve one of the report's pictures; cache it for a year when asked for by digest."""
+    image = get_model_description().images.get(name)
+    if image is None:
+        abort(404, f"The report has no picture named {name}.png.")
+    current = request.args.get("v") == image.digest
+    response = send_from_directory(
+        get_model_description().report_dir,
+        REPORT_IMAGES[name],
+        mimetype="image/png",
+        max_age=IMAGE_MAX_AGE_S if current else 0,
+    )
+    if current:
+        response.cache_control.immutable = True
+    else:
+        response.cache_control.no_cache = True
+    return response

@@ -7,14 +7,16 @@
  * its size changes); the image sent to the server is drawn from the same list
  * onto a 280 x 280 canvas of its own, so every device sends the same picture
  * for the same strokes. Ink is black on a transparent canvas: the ink is in
- * the alpha channel and the server detects the polarity.
+ * the alpha channel and the server detects the polarity. The pen width is
+ * the canvas's data-stroke-width, set by the server.
+ *
+ * Each drawing and its latest answer go into a short history: a thumbnail
+ * drawn from the same strokes, kept only in this page.
  */
 (function () {
   "use strict";
 
   const LOGICAL_SIZE = 280;
-  // Pen width in logical pixels, on the 280-pixel side; tuned from measurement.
-  const STROKE_WIDTH = 18;
   const INK_COLOUR = "#000";
   // At most one prediction request per this many milliseconds during a stroke.
   const PREDICT_INTERVAL_MS = 300;
@@ -22,6 +24,9 @@
   const PERCENT = 100;
   const IMAGE_FIELD = "image";
   const MAIN_MOUSE_BUTTON = 0;
+  const HISTORY_LENGTH = 8;
+  // Side of a history thumbnail's backing store: 56 CSS pixels at up to 2x density.
+  const THUMB_PIXELS = 112;
 
   const MESSAGES = {
     empty: "Draw a digit",
@@ -42,11 +47,28 @@
   const unsureBadge = document.getElementById("unsure");
   const probabilityList = document.getElementById("probabilities");
   const previewImage = document.getElementById("preview");
+  const historyList = document.getElementById("history");
+  const historyEmpty = document.getElementById("history-empty");
+  const historyHeading = document.getElementById("history-heading");
+  const forgetHistoryButton = document.getElementById("forget-history");
+
+  // Pen width in logical pixels, on the 280-pixel side: the page's data-stroke-width.
+  const STROKE_WIDTH = Number(canvas.dataset.strokeWidth);
+  if (!(STROKE_WIDTH > 0)) {
+    throw new Error("The canvas needs a positive data-stroke-width, got "
+      + JSON.stringify(canvas.dataset.strokeWidth));
+  }
 
   const exportCanvas = document.createElement("canvas");
   exportCanvas.width = LOGICAL_SIZE;
   exportCanvas.height = LOGICAL_SIZE;
   const exportContext = exportCanvas.getContext("2d");
+
+  const thumbCanvas = document.createElement("canvas");
+  thumbCanvas.width = THUMB_PIXELS;
+  thumbCanvas.height = THUMB_PIXELS;
+  const thumbContext = thumbCanvas.getContext("2d");
+  thumbContext.setTransform(THUMB_PIXELS / LOGICAL_SIZE, 0, 0, THUMB_PIXELS / LOGICAL_SIZE, 0, 0);
 
   const predictUrl = new URL(page.dataset.predictUrl, document.baseURI);
   predictUrl.searchParams.set("preview", "1");
@@ -63,6 +85,7 @@
     pending: new Map(), // Sequence number -> AbortController.
     lastRequestAt: -Infinity,
     scheduled: null,
+    historyEntry: null, // The history item of the drawing on the canvas, once answered.
   };
 
   // ---- Drawing --------------------------------------------------------
@@ -215,6 +238,7 @@
   function clearDrawing() {
     forgetPendingRequests();
     finishStroke();
+    leaveHistoryEntry();
     state.strokes = [];
     drawAll(context);
     showEmpty();
@@ -226,6 +250,9 @@
       finishStroke();
     }
     state.strokes.pop();
+    if (state.strokes.length === 0) {
+      removeHistoryEntry();
+    }
     drawAll(context);
     requestPrediction();
   }
@@ -463,6 +490,75 @@
     setStatus(unsure
       ? "Not sure: perhaps a " + digit + " (" + sure + "). Try drawing it larger and clearer."
       : "Looks like a " + digit + " (" + sure + " sure).", false);
+    recordInHistory(digit, sure, unsure);
+  }
+
+  // ---- History ----------------------------------------------------------
+
+  // Show the current drawing and its answer first in the history, adding an item
+  // for a new drawing (dropping the oldest past HISTORY_LENGTH) or updating its own.
+  function recordInHistory(digit, sure, unsure) {
+    let entry = state.historyEntry;
+    if (entry === null || !entry.isConnected) {
+      entry = document.createElement("li");
+      entry.className = "history-item";
+      entry.setAttribute("aria-current", "true");
+      const image = document.createElement("img");
+      image.className = "history-thumb";
+      image.width = THUMB_PIXELS / 2;
+      image.height = THUMB_PIXELS / 2;
+      const answer = document.createElement("span");
+      answer.className = "history-answer";
+      answer.setAttribute("aria-hidden", "true");
+      entry.append(image, answer);
+      historyList.prepend(entry);
+      while (historyList.children.length > HISTORY_LENGTH) {
+        historyList.lastElementChild.remove();
+      }
+      state.historyEntry = entry;
+    }
+    drawAll(thumbContext);
+    const image = entry.querySelector("img");
+    image.src = thumbCanvas.toDataURL("image/png");
+    image.alt = unsure
+      ? "A drawing the network was not sure about: perhaps a " + digit + " (" + sure + ")"
+      : "A drawing read as " + digit + " (" + sure + " sure)";
+    entry.querySelector(".history-answer").textContent = unsure ? digit + "?" : String(digit);
+    entry.dataset.digit = String(digit);
+    entry.classList.toggle("is-unsure", unsure);
+    updateHistoryControls();
+  }
+
+  // Keep the current drawing's item as it is; the next drawing gets a new one.
+  function leaveHistoryEntry() {
+    if (state.historyEntry !== null) {
+      state.historyEntry.removeAttribute("aria-current");
+      state.historyEntry = null;
+    }
+  }
+
+  // Drop the current drawing's item: its strokes were all undone.
+  function removeHistoryEntry() {
+    if (state.historyEntry !== null) {
+      state.historyEntry.remove();
+      state.historyEntry = null;
+      updateHistoryControls();
+    }
+  }
+
+  function forgetHistory() {
+    historyList.replaceChildren();
+    state.historyEntry = null;
+    updateHistoryControls();
+  }
+
+  function updateHistoryControls() {
+    const empty = historyList.children.length === 0;
+    historyEmpty.hidden = !empty;
+    if (empty && document.activeElement === forgetHistoryButton) {
+      historyHeading.focus(); // The button is about to be disabled: keep focus nearby.
+    }
+    forgetHistoryButton.disabled = empty;
   }
 
   // ---- Start ----------------------------------------------------------
@@ -475,6 +571,7 @@
   canvas.addEventListener("contextmenu", handleContextMenu);
   undoButton.addEventListener("click", undoStroke);
   clearButton.addEventListener("click", clearDrawing);
+  forgetHistoryButton.addEventListener("click", forgetHistory);
   document.addEventListener("keydown", handleKeyDown);
   window.addEventListener("resize", fitCanvasToScreen);
   if (typeof ResizeObserver === "function") {
@@ -484,4 +581,5 @@
   fitCanvasToScreen();
   showEmpty();
   updateActivity();
+  updateHistoryControls();
 })();

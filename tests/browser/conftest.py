@@ -210,6 +210,21 @@ def wait_for_prediction(page, timeout_s=PREDICTION_TIMEOUT_S):
     return digit_text(page)
 
 
+def settle(page):
+    """Wait until the page's CSS transitions (the bars' growth) have finished, for a screenshot."""
+    page.evaluate("() => Promise.all(document.getAnimations().map(a => a.finished))")
+
+
+def stroke_width(page):
+    """Return the page's pen width in logical pixels, from the canvas's data-stroke-width."""
+    return float(page.locator("canvas").get_attribute("data-stroke-width"))
+
+
+def history_digits(page):
+    """Return the digits of the history's items, newest first."""
+    return page.locator("#history > li").evaluate_all("items => items.map(i => i.dataset.digit)")
+
+
 def digit_text(page):
     return page.locator("#digit").text_content().strip()
 

@@ -14,9 +14,12 @@ from tests.browser.conftest import (
     bar_shares,
     digit_text,
     draw_stroke,
+    history_digits,
     nudge,
     probability_texts,
+    settle,
     status_text,
+    stroke_width,
     to_viewport,
     wait_for_idle,
     wait_for_prediction,
@@ -31,10 +34,6 @@ TOP_BAR = [(60, 40), (200, 40)]
 EMPTY_STATUS = "Draw a digit"
 QUIET_S = 0.6
 """How long a test watches a page that should do nothing."""
-
-PEN_WIDTH = 18
-"""The page's stroke width in logical pixels (STROKE_WIDTH in static/app.js)."""
-
 
 def fake_prediction(digit, confident=None):
     """Return a /predict answer body for `digit`, as the server shapes it."""
@@ -335,10 +334,11 @@ def test_pen_draws(page):
 
 
 def test_a_tap_draws_a_dot(page):
+    pen_width = stroke_width(page)
     x, y = to_viewport(page, [(140, 140)])[0]
     page.mouse.click(x, y)
 
-    assert ink_alpha(page, [(140, 140), (140 + PEN_WIDTH, 140)]) == [255, 0]
+    assert ink_alpha(page, [(140, 140), (140 + pen_width, 140)]) == [255, 0]
     wait_for_idle(page)
     assert page.log.predict_requests
 
@@ -352,11 +352,12 @@ def test_high_dpi_scrolled_and_scaled_canvas_maps_points_exactly(new_page):
     assert css_width != LOGICAL_SIZE
     assert backing_width == round(css_width * 2)
 
+    pen_width = stroke_width(page)
     draw_stroke(page, [(60, 70), (220, 70)])
 
     inside = [(62, 70), (140, 70), (218, 70), (140, 63), (140, 77)]
-    outside = [(140, 70 - PEN_WIDTH), (140, 70 + PEN_WIDTH), (60 - PEN_WIDTH, 70),
-               (220 + PEN_WIDTH, 70), (140, 140)]
+    outside = [(140, 70 - pen_width), (140, 70 + pen_width), (60 - pen_width, 70),
+               (220 + pen_width, 70), (140, 140)]
     assert ink_alpha(page, inside) == [255] * len(inside)
     assert ink_alpha(page, outside) == [0] * len(outside)
 
@@ -367,6 +368,7 @@ def test_layout_fits_the_screen(new_page, name, viewport):
     page = new_page(viewport=viewport)
     draw_stroke(page, SEVEN)
     wait_for_prediction(page)
+    settle(page)
     ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=ARTIFACTS_DIR / f"page-{name}.png", full_page=True)
 
@@ -375,3 +377,94 @@ def test_layout_fits_the_screen(new_page, name, viewport):
     assert box["width"] <= 420
     assert box["width"] >= min(420, viewport["width"] * 0.8)
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+
+
+def thumbnails(page):
+    """Return (alt, naturalWidth, is a PNG data URL) of each history thumbnail, newest first."""
+    return page.locator("#history img").evaluate_all(
+        "images => images.map(i => [i.alt, i.naturalWidth, i.src.startsWith('data:image/png;base64,')])"
+    )
+
+
+def test_each_drawing_updates_the_preview_the_bars_and_the_history(page):
+    assert history_digits(page) == []
+    assert page.locator("#history-empty").is_visible()
+
+    draw_stroke(page, ONE)
+    first = wait_for_prediction(page)
+    first_preview = page.locator("#preview").get_attribute("src")
+    draw_stroke(page, TOP_BAR)  # The same drawing: its history item is updated, not repeated.
+    wait_for_prediction(page)
+    page.get_by_role("button", name="Undo").click()
+    assert wait_for_prediction(page) == first
+    assert history_digits(page) == [first]
+    [(alt, width, is_png)] = thumbnails(page)
+    assert is_png and width > 0
+    assert f"read as {first}" in alt
+    assert page.locator("#history-empty").is_hidden()
+
+    page.keyboard.press("Escape")
+    assert history_digits(page) == [first], "Clear keeps the history"
+    draw_stroke(page, SEVEN)
+    second = wait_for_prediction(page)
+
+    assert second != first
+    assert history_digits(page) == [second, first]
+    assert page.locator("#history > li[aria-current='true']").get_attribute("data-digit") == second
+    assert page.locator("#preview").get_attribute("src") != first_preview
+    assert page.locator("#probabilities .is-top").get_attribute("data-digit") == second
+    transition = page.locator("#probabilities .probability-fill").first.evaluate(
+        "fill => [getComputedStyle(fill).transitionProperty, getComputedStyle(fill).transitionDuration]")
+    assert "transform" in transition[0] and transition[1] != "0s", "the bars animate"
+    assert page.log.console_errors == [], "a CSP violation by a thumbnail?"
+
+
+def test_undoing_every_stroke_drops_the_drawing_from_the_history(page):
+    draw_stroke(page, ONE)
+    wait_for_prediction(page)
+
+    page.keyboard.press("Control+z")
+
+    assert history_digits(page) == []
+    assert page.get_by_role("button", name="Erase history").is_disabled()
+
+
+def test_the_history_keeps_the_last_eight_drawings_and_can_be_erased(page):
+    drawing = {"digit": 0}
+    page.route("**/predict*", lambda route: route.fulfill(
+        json=fake_prediction(drawing["digit"], confident=drawing["digit"] != 4)))
+    for digit in range(9):
+        drawing["digit"] = digit
+        page.keyboard.press("Escape")
+        draw_stroke(page, ONE)
+        wait_for_prediction(page)
+
+    assert history_digits(page) == ["8", "7", "6", "5", "4", "3", "2", "1"], "the newest eight, newest first"
+    unsure = page.locator("#history > li.is-unsure")
+    assert unsure.count() == 1
+    assert "not sure" in unsure.locator("img").get_attribute("alt")
+    assert unsure.text_content().strip() == f"{unsure.get_attribute('data-digit')}?"
+
+    erase = page.get_by_role("button", name="Erase history")
+    erase.focus()
+    page.keyboard.press("Enter")
+
+    assert history_digits(page) == []
+    assert erase.is_disabled()
+    assert page.locator("#history-empty").is_visible()
+    assert page.evaluate("document.activeElement.id") == "history-heading"
+    assert digit_text(page) != "", "erasing the history leaves the drawing and its answer"
+
+
+def test_every_control_is_reachable_with_the_tab_key(page):
+    draw_stroke(page, ONE)
+    wait_for_prediction(page)
+    reached = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        reached.append(page.evaluate(
+            "() => document.activeElement.textContent.trim().replace(/\\s+/g, ' ')"))
+
+    for name in ["Skip to content", "Draw a digit", "About the model",
+                 "How was it trained, and how good is it?", "Undo", "Clear", "Erase history"]:
+        assert name in reached

@@ -1,0 +1,137 @@
+"""The model page in a real browser: its pictures, its numbers, its layout, the links."""
+
+import json
+
+import pytest
+
+from model import DEFAULT_MODEL_PATH
+from model.evaluate import DEFAULT_REPORT_DIR, REPORT_JSON
+from model.network import Network
+from tests.browser.conftest import (
+    ARTIFACTS_DIR,
+    DESKTOP_VIEWPORT,
+    PHONE_VIEWPORT,
+    draw_stroke,
+    settle,
+    wait_for_prediction,
+)
+
+REPORT_PATH = DEFAULT_REPORT_DIR / REPORT_JSON
+SEVEN = [(80, 60), (200, 60), (120, 230)]
+
+
+@pytest.fixture(scope="module")
+def report():
+    """The committed model's evaluation report, as python -m model.evaluate wrote it."""
+    if not REPORT_PATH.is_file():
+        pytest.skip(f"no evaluation report at {REPORT_PATH}: run python -m model.evaluate")
+    return json.loads(REPORT_PATH.read_text())
+
+
+@pytest.fixture(scope="module")
+def network():
+    return Network.load(DEFAULT_MODEL_PATH)
+
+
+@pytest.fixture()
+def model_page(new_page):
+    return new_page("/model")
+
+
+def load_every_image(page):
+    """Scroll each image into view (they load lazily), wait for it, return [(src, naturalWidth)]."""
+    images = page.locator("img")
+    for index in range(images.count()):
+        images.nth(index).scroll_into_view_if_needed()
+    page.wait_for_function("[...document.images].every(image => image.complete)")
+    return images.evaluate_all("images => images.map(i => [i.currentSrc, i.naturalWidth])")
+
+
+def text(page, selector):
+    return page.locator(selector).text_content().strip()
+
+
+def test_every_picture_of_the_report_loads_without_errors(model_page):
+    images = load_every_image(model_page)
+
+    assert len(images) == 3, "learning curves, first-layer weights, misclassified digits"
+    assert [src for src, width in images if width == 0] == []
+    matrix_png = model_page.get_by_role("link", name="confusion matrix as a picture")
+    response = model_page.request.get(matrix_png.evaluate("link => link.href"))
+    assert response.status == 200
+    assert response.headers["content-type"] == "image/png"
+    assert [(url, status) for url, status in model_page.log.responses if status >= 400] == []
+    assert model_page.log.console_errors == [], "a CSP violation, or a failed load"
+    assert model_page.log.page_errors == []
+
+
+def test_the_numbers_shown_are_those_of_the_report_and_the_model_file(model_page, report, network):
+    metadata = network.metadata
+    parameters = sum(W.size + b.size for W, b in zip(network.weights, network.biases))
+
+    assert text(model_page, "#test-accuracy") == f"{report['accuracy']:.2%}"
+    assert text(model_page, "#architecture") == " → ".join(map(str, network.layer_sizes))
+    assert text(model_page, "#parameter-count") == f"{parameters:,}"
+    assert text(model_page, "#model-version") == network.version
+    assert text(model_page, "#training-command") == metadata["command"]
+    assert model_page.locator("#trained-at").get_attribute("datetime") == metadata["trained_at"]
+    assert text(model_page, "#recorded-test-accuracy") == f"{metadata['test_accuracy']:.2%}"
+    assert text(model_page, "#val-accuracy") == f"{metadata['val_accuracy']:.2%}"
+
+    shown = model_page.locator("#per-digit .per-digit-accuracy").all_text_contents()
+    assert shown == [f"{entry['accuracy']:.2%}" for entry in report["per_digit"]]
+
+    cells = model_page.locator("#confusion-matrix tbody tr").evaluate_all(
+        "rows => rows.map(row => [...row.querySelectorAll('td')].map(cell => cell.textContent))"
+    )
+    assert cells == [[str(count) for count in row] for row in report["confusion"]["counts"]]
+    assert model_page.locator("#misclassified-table tbody tr").count() == len(report["misclassified_shown"])
+    assert model_page.locator("#history-table tbody tr").count() == len(metadata["history"])
+    assert model_page.locator("#report-missing").count() == 0
+    mismatch = report["model"]["version"] != network.version
+    assert model_page.locator("#report-mismatch").count() == mismatch, "the report is for another model"
+
+
+def test_the_heat_map_shades_right_answers_and_mistakes_differently(model_page):
+    colours = model_page.locator("#confusion-matrix tbody tr:nth-child(1) td").evaluate_all(
+        "cells => cells.map(cell => getComputedStyle(cell).backgroundColor)"
+    )
+    body = model_page.locator("#accuracy").evaluate("card => getComputedStyle(card).backgroundColor")
+    right, wrong = colours[0], colours[1:]
+    assert right != body
+    assert any(colour not in (body, right) for colour in wrong)
+
+
+def test_the_pages_link_to_each_other(page):
+    page.get_by_role("link", name="About the model").click()
+    page.wait_for_url("**/model")
+    assert page.get_by_role("heading", level=1).text_content() == "The model"
+
+    page.get_by_role("link", name="Back to drawing").click()
+    page.wait_for_url(lambda url: url.endswith("/"))
+    assert page.locator("canvas").count() == 1
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize(("name", "viewport"), [("phone", PHONE_VIEWPORT),
+                                                ("desktop", DESKTOP_VIEWPORT)])
+def test_screenshots_fit_the_screen(new_page, name, viewport, scheme):
+    """Save both pages' screenshots into tests/artifacts/ and check nothing overflows sideways."""
+    ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
+    suffix = "" if scheme == "light" else "-dark"
+
+    page = new_page("/model", viewport=viewport, color_scheme=scheme)
+    load_every_image(page)
+    page.screenshot(path=ARTIFACTS_DIR / f"model-{name}{suffix}.png", full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    widths = page.locator("img").evaluate_all(
+        "images => images.map(i => i.getBoundingClientRect().right)")
+    assert max(widths) <= viewport["width"]
+
+    if scheme == "dark":  # The light drawing page is saved by test_page.py's layout test.
+        page = new_page("/", viewport=viewport, color_scheme=scheme)
+        draw_stroke(page, SEVEN)
+        wait_for_prediction(page)
+        settle(page)
+        page.screenshot(path=ARTIFACTS_DIR / f"page-{name}{suffix}.png", full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
