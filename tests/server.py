@@ -46,16 +46,28 @@ def free_port():
         return probe.getsockname()[1]
 
 
+def with_app_spec(command, app_spec):
+    """Return the gunicorn command with its app (the last argument) replaced by `app_spec`."""
+    if not command or command[-1].startswith("-"):
+        raise ValueError(f"the command does not end with an app to replace: {command}")
+    return [*command[:-1], app_spec]
+
+
 class ProcfileServer:
     """The Procfile's web process on a free loopback port.
 
     Use as a context manager, or call `start` and `stop`. `base_url` is set
     once started; the combined stdout and stderr go to `log_path`.
+    `app_spec` (e.g. "bench.bare_app:create_app()") serves another app with
+    the same command and gunicorn.conf.py, for benchmarks.
     """
 
-    def __init__(self, log_path, extra_env=None):
+    def __init__(self, log_path, extra_env=None, app_spec=None):
         self.log_path = Path(log_path)
         self.extra_env = dict(extra_env or {})
+        self.command = procfile_command()
+        if app_spec is not None:
+            self.command = with_app_spec(self.command, app_spec)
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.process = None
@@ -72,7 +84,7 @@ class ProcfileServer:
         }
         self._log_file = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            procfile_command(),
+            self.command,
             cwd=PROJECT_ROOT,
             env=env,
             stdout=self._log_file,

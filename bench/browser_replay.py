@@ -1,0 +1,387 @@
+"""Replay real pen trajectories as pointer strokes on the page, in headless Chromium.
+
+Each UNIPEN sample is drawn on the page's canvas with the mouse, one move
+per recorded point, and the digit the page shows is compared with the
+label. The same samples also go the rendered-PNG route (tests.drawing, as
+bench.realworld does), at the page's own stroke width, so one run tells
+whether the page's drawing and the benchmark's drawing get the same
+answers from the server.
+
+    python -m bench.browser_replay [--limit 300] [--url URL] [--seed S] [--json PATH]
+
+Without --url, the Procfile's gunicorn is started for the run.
+"""
+
+import argparse
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import sync_playwright
+
+from bench.realworld import (
+    DEFAULT_DATA_PATH,
+    DEFAULT_SEED,
+    PredictClient,
+    percent,
+    select_samples,
+)
+from tests.drawing import CANVAS_SIDE, DEFAULT_LINE_WIDTH, draw_png, load_handwriting
+from tests.server import ProcfileServer
+
+CHROMIUM_PATH = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT = {"width": 1280, "height": 900}
+
+DEFAULT_LIMIT = 300
+
+SAMPLE_DEADLINE_S = 10
+"""How long a drawing may take to be answered before the sample counts as a failure."""
+
+NUDGE_INTERVAL_MS = 50
+"""How often the page is nudged while waiting for its answer."""
+
+NUDGE_POINTS = ((2, 2), (3, 3))
+"""Viewport points in the page's top-left margin, outside the canvas."""
+
+STABLE_MS = 200
+"""The answer counts as final once #digit has not changed for this long with nothing in flight."""
+
+INK_LEVEL = 128
+"""Alpha from which a pixel counts as ink when comparing the page's PNG with ours."""
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_END = b"IEND\xaeB`\x82"
+"""A PNG starts with its signature and ends with the IEND chunk (type and CRC)."""
+
+PREDICT_ROUTE = "**/predict*"
+"""URL pattern of the page's prediction requests (it adds ?preview=1)."""
+
+N_LISTED = 20
+"""How many failures and disagreements are listed by name."""
+
+STROKE_WIDTH_SCRIPT = """() => {
+    const holder = document.querySelector("[data-stroke-width]");
+    if (holder !== null) return Number(holder.dataset.strokeWidth);
+    for (const name of ["STROKE_WIDTH", "strokeWidth"]) {
+        if (typeof window[name] === "number") return window[name];
+    }
+    return null;
+}"""
+"""Find the page's stroke width, if it exposes it (data-stroke-width or a global)."""
+
+
+class ReplayFailure(Exception):
+    """The page did not show an answer for the replayed drawing; the message says what it did."""
+
+
+class PredictWatcher:
+    """Record the page's POST /predict requests, in the order it sends them, and their bodies.
+
+    The bodies are read by routing /predict through Playwright: a request's
+    own post_data_buffer leaves out the Blob of a multipart upload.
+    """
+
+    def __init__(self, page):
+        self.issued = []
+        self.finished = set()
+        self.bodies = {}
+        page.on("request", self._on_request)
+        page.on("requestfinished", self._on_finished)
+        page.on("requestfailed", self._on_finished)
+        page.route(PREDICT_ROUTE, self._on_route)
+
+    @staticmethod
+    def _is_predict(request):
+        return request.method == "POST" and "/predict" in request.url
+
+    def _on_request(self, request):
+        if self._is_predict(request):
+            self.issued.append(request)
+
+    def _on_finished(self, request):
+        if self._is_predict(request):
+            self.finished.add(request)
+
+    def _on_route(self, route):
+        if self._is_predict(route.request):
+            self.bodies[route.request] = route.request.post_data_buffer
+        route.continue_()
+
+    def in_flight(self):
+        return sum(request not in self.finished for request in self.issued)
+
+
+def page_stroke_width(page):
+    """Return the page's stroke width in logical pixels and where it was read from."""
+    width = page.evaluate(STROKE_WIDTH_SCRIPT)
+    if width is None or not np.isfinite(width) or width <= 0:
+        return DEFAULT_LINE_WIDTH, f"the page does not expose it; assuming {DEFAULT_LINE_WIDTH}"
+    return width, "read from the page"
+
+
+def draw_on_page(page, strokes):
+    """Draw each stroke with the mouse: down at its first point, one move per point, up."""
+    box = page.locator("canvas").bounding_box()
+    if box is None:
+        raise ReplayFailure("the canvas is not displayed")
+    scale = box["width"] / CANVAS_SIDE
+    for stroke in strokes:
+        points = [(box["x"] + x * scale, box["y"] + y * scale) for x, y in stroke]
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for point in points[1:]:
+            page.mouse.move(*point)
+        page.mouse.up()
+
+
+def text_of(page, selector):
+    return (page.locator(selector).text_content() or "").strip()
+
+
+def wait_for_answer(page, watcher, first_after_strokes, deadline_s=SAMPLE_DEADLINE_S):
+    """Wait until the page shows its answer to the whole drawing; return the last request.
+
+    The page predicts at the end of every stroke, so the answer to the
+    final drawing comes from the last /predict request it sends after the
+    last stroke. Earlier requests may still land after that stroke, so the
+    answer counts as final when at least one request has been sent since
+    the last stroke, none is in flight, the page says it is idle (when it
+    says so at all), and #digit is non-empty and unchanged for STABLE_MS.
+
+    Headless Chromium may hold canvas.toBlob callbacks until the next input
+    event, so the page would never send its drawing while the test sits
+    still. The mouse is moved over the page margin, outside the canvas and
+    with no button pressed, every NUDGE_INTERVAL_MS to release them.
+    """
+    deadline = time.monotonic() + deadline_s
+    last_seen, stable_since, nudges = None, time.monotonic(), 0
+    while time.monotonic() < deadline:
+        page.mouse.move(*NUDGE_POINTS[nudges % len(NUDGE_POINTS)])
+        nudges += 1
+        page.wait_for_timeout(NUDGE_INTERVAL_MS)
+        sent = len(watcher.issued) - first_after_strokes
+        activity = page.locator("#result").get_attribute("data-requests")
+        quiet = sent > 0 and watcher.in_flight() == 0 and activity in (None, "idle")
+        digit = text_of(page, "#digit")
+        seen = (digit, len(watcher.issued), quiet)
+        if seen != last_seen:
+            last_seen, stable_since = seen, time.monotonic()
+            continue
+        if not quiet or (time.monotonic() - stable_since) * 1000 < STABLE_MS:
+            continue
+        if digit:
+            return watcher.issued[-1]
+        status = page.locator("#status")
+        if "is-error" in (status.get_attribute("class") or ""):
+            raise ReplayFailure(f"the page shows an error: {text_of(page, '#status')!r}")
+    raise ReplayFailure(
+        f"no answer within {deadline_s} s: {len(watcher.issued) - first_after_strokes} "
+        f"/predict requests sent after the last stroke, {watcher.in_flight()} in flight, "
+        f"#digit {text_of(page, '#digit')!r}, status {text_of(page, '#status')!r}"
+    )
+
+
+def png_in(body):
+    """Return the PNG file inside a multipart body, or None."""
+    start = body.find(PNG_SIGNATURE) if body else -1
+    end = body.find(PNG_END, start) if start >= 0 else -1
+    return body[start : end + len(PNG_END)] if end >= 0 else None
+
+
+def ink_mask(png):
+    """Return where a transparent-style PNG has ink, shape (280, 280) bool."""
+    image = Image.open(io.BytesIO(png))
+    return np.asarray(image.getchannel("A")) >= INK_LEVEL
+
+
+def ink_overlap(page_png, our_png):
+    """Return the intersection over union of the ink in the page's PNG and in ours."""
+    page_ink, our_ink = ink_mask(page_png), ink_mask(our_png)
+    union = (page_ink | our_ink).sum()
+    return float((page_ink & our_ink).sum() / union) if union else float("nan")
+
+
+def replay(page, watcher, sample):
+    """Replay one sample on the page; return what the page showed and sent."""
+    page.click("#clear")
+    draw_on_page(page, sample["strokes"])
+    first_after_strokes = len(watcher.issued)
+    request = wait_for_answer(page, watcher, first_after_strokes)
+    response = request.response()
+    answered = response.json() if response is not None and response.ok else {}
+    return {
+        "page_digit": int(text_of(page, "#digit")),
+        "response_digit": answered.get("digit"),
+        "page_png": png_in(watcher.bodies.get(request)),
+    }
+
+
+def record_console_error(message, errors):
+    if message.type == "error":
+        errors.append(message.text)
+
+
+def replay_all(base_url, samples, indices, client):
+    """Replay every selected sample on the page and post its rendered PNG; return records."""
+    records = []
+    console_errors = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM_PATH), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_context(viewport=VIEWPORT).new_page()
+            page.on("console", lambda message: record_console_error(message, console_errors))
+            page.on("pageerror", lambda error: console_errors.append(str(error)))
+            watcher = PredictWatcher(page)
+            page.goto(base_url + "/", wait_until="load")
+            page.locator("canvas").scroll_into_view_if_needed()
+            width, width_source = page_stroke_width(page)
+            print(f"Page stroke width: {width} ({width_source})", flush=True)
+            started = time.monotonic()
+            for count, index in enumerate(indices, start=1):
+                records.append(replay_one(page, watcher, client, samples, index, width))
+                if count % 50 == 0:
+                    elapsed = time.monotonic() - started
+                    print(f"  {count}/{len(indices)} replayed ({elapsed:.0f} s)", file=sys.stderr)
+        finally:
+            browser.close()
+    return records, width, console_errors
+
+
+def replay_one(page, watcher, client, samples, index, width):
+    """Replay one sample and post its rendered PNG; return its record."""
+    sample = samples[index]
+    our_png = draw_png(sample["strokes"], "transparent", line_width=width)
+    status, body = client.predict_png(our_png)
+    record = {
+        "index": index,
+        "label": sample["label"],
+        "institution": sample["institution"],
+        "writer": sample["writer"],
+        "png_digit": body["digit"] if status == 200 else None,
+        "page_digit": None,
+        "failure": None,
+    }
+    try:
+        shown = replay(page, watcher, sample)
+    except (ReplayFailure, PlaywrightError) as error:
+        record["failure"] = str(error).splitlines()[0]
+        return record
+    record["page_digit"] = shown["page_digit"]
+    record["response_digit"] = shown["response_digit"]
+    if shown["page_png"] is not None:
+        record["ink_iou"] = ink_overlap(shown["page_png"], our_png)
+    return record
+
+
+def describe(record):
+    iou = record.get("ink_iou")
+    overlap = f", ink IoU {iou:.2f}" if iou is not None else ""
+    return (
+        f"#{record['index']} label {record['label']}: page {record['page_digit']}, "
+        f"PNG {record['png_digit']}{overlap} ({record['writer']})"
+    )
+
+
+def print_report(records, console_errors):
+    n = len(records)
+    page_right = sum(record["page_digit"] == record["label"] for record in records)
+    png_right = sum(record["png_digit"] == record["label"] for record in records)
+    both = [r for r in records if r["page_digit"] is not None and r["png_digit"] is not None]
+    agree = [r for r in both if r["page_digit"] == r["png_digit"]]
+    failures = [record for record in records if record["failure"]]
+    mismatched = [r for r in both if r.get("response_digit") != r["page_digit"]]
+    overlaps = np.array([r["ink_iou"] for r in records if r.get("ink_iou") is not None])
+
+    print(f"\nPage (pointer strokes): {percent(page_right / n)} of {n} samples")
+    print(f"Rendered PNG route:     {percent(png_right / n)} of {n} samples")
+    if both:
+        agreement = percent(len(agree) / len(both))
+        print(f"Agreement page = PNG:   {agreement} of {len(both)} answered by both")
+    if overlaps.size:
+        print(
+            f"Ink overlap (IoU) of the page's PNG and ours: median {np.median(overlaps):.3f}, "
+            f"5th percentile {np.percentile(overlaps, 5):.3f}, min {overlaps.min():.3f}"
+        )
+    if mismatched:
+        print(f"#digit differs from the last /predict answer in {len(mismatched)} samples")
+    print(f"\n{len(failures)} failures (counted as wrong on the page)")
+    for record in failures[:N_LISTED]:
+        print(f"  #{record['index']} label {record['label']}: {record['failure']}")
+    disagreements = [r for r in both if r["page_digit"] != r["png_digit"]]
+    print(f"\n{len(disagreements)} disagreements between the page and the PNG route")
+    for record in disagreements[:N_LISTED]:
+        print(f"  {describe(record)}")
+    if console_errors:
+        print(f"\n{len(console_errors)} console errors; first: {console_errors[0]!r}")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--url", help="base URL of a running server (default: start the Procfile's gunicorn)"
+    )
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA_PATH, help="UNIPEN .jsonl.gz file"
+    )
+    parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--json", type=Path, help="save every per-sample result here")
+    args = parser.parse_args(argv)
+    if args.limit <= 0:
+        parser.error(f"--limit must be positive, got {args.limit}")
+    if not args.data.is_file():
+        parser.error(f"handwriting data not found at {args.data}")
+    if not CHROMIUM_PATH.is_file():
+        parser.error(f"Chromium not found at {CHROMIUM_PATH}; set CHROMIUM_PATH")
+    return args
+
+
+def run(args, base_url):
+    samples = load_handwriting(args.data)
+    indices = select_samples(samples, args.limit, args.seed)
+    print(f"Replaying {len(indices)} samples on {base_url}/", flush=True)
+    started = time.monotonic()
+    with PredictClient(base_url) as client:
+        records, width, console_errors = replay_all(base_url, samples, indices, client)
+    elapsed = time.monotonic() - started
+    print_report(records, console_errors)
+    print(f"\nElapsed: {elapsed:.1f} s ({elapsed / len(indices):.2f} s per sample)")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        summary = {"base_url": base_url, "stroke_width": width, "seed": args.seed,
+                   "limit": args.limit, "elapsed_s": round(elapsed, 1), "results": records}
+        args.json.write_text(json.dumps(summary))
+        print(f"Per-sample results saved to {args.json}")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.url:
+        run(args, args.url.rstrip("/"))
+        return
+    log_path = Path(tempfile.mkdtemp(prefix="bench-browser-")) / "gunicorn.log"
+    print(f"Starting the Procfile's gunicorn (log: {log_path})", flush=True)
+    with ProcfileServer(log_path) as server:
+        run(args, server.base_url)
+
+
+if __name__ == "__main__":
+    main()

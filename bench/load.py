@@ -1,0 +1,277 @@
+"""Put the real server under a realistic mix of requests, and fail if anything breaks.
+
+    python -m bench.load [--seconds 30] [--concurrency 1,8,32,64] [--warmup S]
+        [--seed S] [--json PATH]
+
+The Procfile's gunicorn, with the production gunicorn.conf.py, gets a mix
+of requests from keep-alive clients (bench.loadgen), 100 prepared requests
+shuffled and sent in turn:
+
+- 80 valid drawings of the ten digits, varied in size, place, tilt and pen
+  width: 60 posted as the page posts them (a form with a transparent PNG),
+  10 as raw image/png bodies and 10 as JSON data URLs, in the three styles;
+  they must be answered 200.
+- 10 blank canvases (transparent, white, black): 422.
+- 10 garbage bodies (random bytes, a truncated PNG, a text file in the form,
+  malformed JSON, bad base64): 400.
+
+Each level prints its status counts, connection errors, 5xx, latency
+percentiles, throughput and the workers' RSS after it. The warm-up runs at
+the highest concurrency asked for, so that every worker thread has handled
+every kind of request before the baseline memory reading: the allocator's
+per-thread arenas grow to their working size then, and that is not a leak.
+The exit status is 1 if any request got a connection error, a 5xx or a
+status other than its kind's, if a worker was restarted, or if a worker's
+RSS after the last level is more than 10% above its RSS after the warm-up.
+"""
+
+import argparse
+import base64
+import collections
+import json
+import os
+import runpy
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from bench.loadgen import (
+    MIB,
+    Request,
+    child_pids,
+    digit_png,
+    format_table,
+    http_request,
+    multipart_request,
+    parse_levels,
+    process_memory,
+    run_level,
+    seconds_to_first_answer,
+    wait_for_workers,
+)
+from model import N_CLASSES
+from tests.drawing import CANVAS_SIDE, OPAQUE, STYLES, png_of
+from tests.server import PROJECT_ROOT, ProcfileServer
+
+DEFAULT_SECONDS = 30
+DEFAULT_LEVELS = (1, 8, 32, 64)
+DEFAULT_WARMUP_S = 3.0
+DEFAULT_SEED = 0
+
+MAX_RSS_GROWTH = 0.10
+"""A worker's RSS after the load may exceed its RSS after the warm-up by this fraction at most."""
+
+LINE_WIDTHS = (8, 13, 18, 23, 28)
+"""Pen widths in canvas pixels: thin stylus to thick finger."""
+
+GARBAGE_BYTES = 2048
+LOG_TAIL_LINES = 30
+
+OK, BAD_REQUEST, UNPROCESSABLE = 200, 400, 422
+
+
+# ---- The mix ------------------------------------------------------------------
+
+
+def data_url(png):
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def json_request(payload_text):
+    return http_request("POST", "/predict", payload_text.encode("utf-8"), "application/json")
+
+
+def raw_png_request(png):
+    return http_request("POST", "/predict", png, "image/png")
+
+
+def valid_requests(rng):
+    """Return 80 requests carrying drawings of varied digits, as the page and API clients send them."""
+    requests = []
+    for i in range(60):
+        png = digit_png(i % N_CLASSES, "transparent", LINE_WIDTHS[i % len(LINE_WIDTHS)], rng)
+        requests.append(Request("valid", multipart_request("/predict", png), OK, fresh_boundary=True))
+    for i in range(10):
+        png = digit_png(i, STYLES[i % len(STYLES)], LINE_WIDTHS[(i + 1) % len(LINE_WIDTHS)], rng)
+        requests.append(Request("valid", raw_png_request(png), OK))
+    for i in range(10):
+        png = digit_png(i, STYLES[(i + 1) % len(STYLES)], LINE_WIDTHS[(i + 2) % len(LINE_WIDTHS)], rng)
+        requests.append(Request("valid", json_request(json.dumps({"image": data_url(png)})), OK))
+    return requests
+
+
+def blank_requests():
+    """Return 10 requests carrying empty canvases, which have no ink to recognise."""
+    side = (CANVAS_SIDE, CANVAS_SIDE)
+    transparent = png_of(Image.new("RGBA", side, (0, 0, 0, 0)))
+    white = png_of(Image.new("RGB", side, (OPAQUE, OPAQUE, OPAQUE)))
+    black = png_of(Image.new("L", side, 0))
+    requests = [Request("blank", multipart_request("/predict", transparent), UNPROCESSABLE, True)] * 6
+    requests += [Request("blank", raw_png_request(white), UNPROCESSABLE)] * 2
+    requests += [Request("blank", json_request(json.dumps({"image": data_url(black)})), UNPROCESSABLE)] * 2
+    return requests
+
+
+def garbage_requests(rng):
+    """Return 10 requests whose bodies are no image at all, or not valid JSON."""
+    random_bytes = rng.bytes(GARBAGE_BYTES)
+    png = digit_png(7)
+    truncated = png[: len(png) // 2]
+    requests = [Request("garbage", raw_png_request(random_bytes), BAD_REQUEST)] * 3
+    requests += [Request("garbage", raw_png_request(truncated), BAD_REQUEST)] * 2
+    requests += [
+        Request("garbage", multipart_request("/predict", b"not an image\n" * 20, "notes.txt", "text/plain"),
+                BAD_REQUEST, True)
+    ] * 2
+    requests += [Request("garbage", json_request('{"image": "data:image/png;base64,'), BAD_REQUEST)] * 2
+    requests += [Request("garbage", json_request(json.dumps({"image": "%%% not base64 %%%"})), BAD_REQUEST)]
+    return requests
+
+
+def request_mix(seed=DEFAULT_SEED):
+    """Return the 100 requests of the mix, shuffled with `seed`."""
+    rng = np.random.default_rng(seed)
+    requests = valid_requests(rng) + blank_requests() + garbage_requests(rng)
+    order = rng.permutation(len(requests))
+    return [requests[i] for i in order]
+
+
+# ---- Running ------------------------------------------------------------------
+
+
+def memory_of(pids):
+    return {pid: process_memory(pid) for pid in pids}
+
+
+def rss_growth(before, after):
+    """Return {pid: fractional RSS growth} of the workers present in both readings."""
+    return {pid: after[pid]["rss"] / before[pid]["rss"] - 1 for pid in before if pid in after}
+
+
+def print_levels(results, rss_after):
+    header = (
+        "clients", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "valid p99",
+        "200", "400", "422", "other", "5xx", "conn err", "unexpected", "server CPU ms/req", "client CPU %",
+        "workers RSS MiB",
+    )
+    rows = []
+    for result, rss in zip(results, rss_after):
+        counts = result.status_counts()
+        other = sum(count for status, count in counts.items() if status not in {OK, BAD_REQUEST, UNPROCESSABLE})
+        p50, p90, p99 = result.latency_ms()
+        rows.append((
+            result.concurrency, result.n_requests, f"{result.throughput:.0f}",
+            f"{p50:.1f}", f"{p90:.1f}", f"{p99:.1f}", f"{result.latency_ms({'valid'})[2]:.1f}",
+            counts[OK], counts[BAD_REQUEST], counts[UNPROCESSABLE], other,
+            result.server_errors, result.connection_errors, sum(result.unexpected.values()),
+            f"{result.server_cpu_per_request_ms():.2f}", f"{100 * result.client_cpu_s / result.seconds:.0f}",
+            " ".join(f"{value / MIB:.1f}" for value in rss),
+        ))
+    print(format_table(header, rows))
+
+
+def print_memory(readings, workers):
+    rows = []
+    for pid in workers:
+        row = [pid]
+        for reading in readings.values():
+            memory = reading.get(pid)
+            row += [f"{memory['rss'] / MIB:.1f}", f"{memory['pss'] / MIB:.1f}" if memory["pss"] else "–"]
+        rows.append(row)
+    header = ["worker"] + [f"{label} {kind}" for label in readings for kind in ("RSS", "PSS")]
+    print("\nWorker memory (MiB)")
+    print(format_table(header, rows))
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="seconds per level")
+    parser.add_argument("--concurrency", type=parse_levels, default=DEFAULT_LEVELS, help="e.g. 1,8,32,64")
+    parser.add_argument("--warmup", type=float, default=DEFAULT_WARMUP_S, help="seconds of warm-up load")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the drawings and their order")
+    parser.add_argument("--json", type=Path, help="save the figures to this file")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    mix = request_mix(args.seed)
+    kinds = collections.Counter(request.kind for request in mix)
+    n_workers = runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))["workers"]
+    print(f"bench.load: {dict(kinds)} requests in the mix, {n_workers} gunicorn workers, "
+          f"{os.cpu_count()} CPUs, load average " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
+
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as log_dir:
+        server = ProcfileServer(Path(log_dir) / "gunicorn.log")
+        try:
+            startup_s = seconds_to_first_answer(server)
+            master = server.process.pid
+            workers = wait_for_workers(master, n_workers)
+            pids = [master, *workers]
+            readings = {"start": memory_of(workers)}
+            warmup_clients = max(args.concurrency)
+            warmup = run_level(server.base_url, mix, warmup_clients, args.warmup, server_pids=pids)
+            readings["warm"] = memory_of(workers)
+            results, rss_after = [], []
+            for concurrency in args.concurrency:
+                results.append(run_level(server.base_url, mix, concurrency, args.seconds, server_pids=pids))
+                rss_after.append([process_memory(pid)["rss"] for pid in workers])
+                print(f"  {concurrency} clients: {results[-1].throughput:.0f} req/s", file=sys.stderr, flush=True)
+            readings["end"] = memory_of(workers)
+            restarted = child_pids(master) != workers
+            log_tail = server.log().splitlines()[-LOG_TAIL_LINES:]
+        finally:
+            server.stop()
+
+    print(f"\nServer up and answering {startup_s:.2f} s after start; warm-up {warmup.n_requests} requests "
+          f"at {warmup_clients} clients")
+    print_levels(results, rss_after)
+    print_memory(readings, workers)
+
+    for result in [warmup, *results]:
+        label = "warm-up" if result is warmup else f"{result.concurrency} clients"
+        if result.connection_errors:
+            problems.append(f"{label}: {result.connection_errors} connection errors")
+        if result.server_errors:
+            problems.append(f"{label}: {result.server_errors} answers 5xx")
+        if result.unexpected:
+            problems.append(f"{label}: unexpected statuses {dict(result.unexpected)}")
+        for key, example in result.examples.items():
+            print(f"  {label}, first {key}: {example!r}")
+    growth = rss_growth(readings["warm"], readings["end"])
+    for pid, fraction in growth.items():
+        print(f"  worker {pid}: RSS {fraction:+.1%} from after the warm-up to the end")
+        if fraction > MAX_RSS_GROWTH:
+            problems.append(f"worker {pid}: RSS grew {fraction:.1%} (limit {MAX_RSS_GROWTH:.0%})")
+    if restarted:
+        problems.append("gunicorn's workers changed during the run (a worker died or timed out)")
+
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({
+            "arguments": {**vars(args), "json": str(args.json)},
+            "mix": dict(kinds),
+            "workers": n_workers,
+            "startup_s": startup_s,
+            "warmup": warmup.summary(),
+            "levels": [result.summary() for result in results],
+            "memory": {label: {str(pid): m for pid, m in reading.items()} for label, reading in readings.items()},
+            "rss_growth": {str(pid): fraction for pid, fraction in growth.items()},
+            "problems": problems,
+        }, indent=2) + "\n")
+        print(f"\nFigures saved to {args.json}")
+
+    if problems:
+        print("\nFAILED:\n  " + "\n  ".join(problems))
+        print("Last lines of the server's log:\n  " + "\n  ".join(log_tail))
+        return 1
+    print("\nOK: no connection error, no 5xx, every status as expected, memory steady")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,497 @@
+"""Measure how well the real server reads real handwriting.
+
+Each UNIPEN pen trajectory is drawn the way the page's 280×280 canvas draws
+it (tests.drawing), in each PNG style and each stroke width asked for, and
+posted to /predict of a running server, or of the Procfile's gunicorn
+started for the run. The report breaks accuracy down by style, stroke
+width, digit and institution, lists the most frequent confusions, and
+tabulates how the top probability separates right answers from wrong ones:
+the table the confidence threshold is chosen from.
+
+    python -m bench.realworld [--url URL] [--limit N] [--widths 8,13,18,23,28]
+        [--styles transparent,white,black] [--workers K] [--seed S] [--json PATH]
+
+Drawings are rendered in the main thread while a small pool of threads
+keeps keep-alive connections busy: rendering is cheap (a few ms), and on a
+small machine the server needs the other cores.
+"""
+
+import argparse
+import collections
+import http.client
+import json
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from model import N_CLASSES
+from tests.drawing import (
+    STYLES,
+    draw_png,
+    encode_style,
+    load_handwriting,
+    png_of,
+    render_strokes,
+)
+from tests.server import PROJECT_ROOT, ProcfileServer
+
+DEFAULT_DATA_PATH = PROJECT_ROOT.parent / "shared" / "handwriting" / "unipen-dev.jsonl.gz"
+"""The UNIPEN development half, beside the project (never copied into it)."""
+
+DEFAULT_WIDTHS = (8, 13, 18, 23, 28)
+"""Stroke widths in CSS pixels of the 280 px canvas: thin pen to thick finger."""
+
+DEFAULT_WORKERS = 4
+DEFAULT_SEED = 0
+
+THRESHOLDS = tuple(round(0.5 + 0.05 * step, 2) for step in range(10))
+"""Top-probability thresholds tabulated for choosing the "not sure" cut-off: 0.50 to 0.95."""
+
+N_CONFUSIONS = 15
+"""How many of the most frequent (true → predicted) pairs are printed."""
+
+QUEUED_PER_WORKER = 4
+"""Requests rendered ahead per worker thread: enough to keep them busy, few PNGs in memory."""
+
+REQUEST_TIMEOUT_S = 30
+PROGRESS_EVERY = 100
+"""Print progress after this many samples."""
+
+PERCENT = 100
+
+
+class Case(NamedTuple):
+    """One drawing to recognise: which sample, in which PNG style, with which stroke width."""
+
+    index: int
+    style: str
+    width: float
+
+
+# ---- Choosing samples ---------------------------------------------------
+
+
+def select_samples(samples, limit=None, seed=DEFAULT_SEED):
+    """Return the indices of a seeded, label-stratified sample of `limit` samples, sorted.
+
+    Each digit gets `limit // 10` samples, the lowest digits one more until
+    `limit` is reached. Without a limit, or one as large as the data, every
+    index is returned.
+    """
+    if limit is None or limit >= len(samples):
+        return list(range(len(samples)))
+    rng = np.random.default_rng(seed)
+    by_label = collections.defaultdict(list)
+    for index, sample in enumerate(samples):
+        by_label[sample["label"]].append(index)
+    chosen = []
+    for label in range(N_CLASSES):
+        quota = limit // N_CLASSES + (1 if label < limit % N_CLASSES else 0)
+        chosen.extend(rng.permutation(by_label[label])[:quota].tolist())
+    return sorted(chosen)
+
+
+def regression_cases(samples, limit, seed=DEFAULT_SEED, styles=STYLES, widths=DEFAULT_WIDTHS):
+    """Return one Case per selected sample, styles and stroke widths taken in turn per digit.
+
+    The data's "style" field is assigned round-robin over the whole file,
+    which leaves a small random sample unbalanced; taking the styles in turn
+    within each digit's samples, one style later for each digit, keeps the
+    round-robin balanced in the sample. With 3 styles and 5 widths (coprime),
+    each digit's first 15 samples cover every (style, width) pair once.
+    """
+    seen_per_label = collections.Counter()
+    cases = []
+    for index in select_samples(samples, limit, seed):
+        label = samples[index]["label"]
+        turn = seen_per_label[label]
+        seen_per_label[label] += 1
+        style = styles[(turn + label) % len(styles)]
+        cases.append(Case(index, style, widths[turn % len(widths)]))
+    return cases
+
+
+def render_case(samples, case):
+    """Return the PNG bytes of a case, drawn as the page's canvas would."""
+    return draw_png(samples[case.index]["strokes"], case.style, line_width=case.width)
+
+
+# ---- Talking to the server ----------------------------------------------
+
+
+class PredictClient:
+    """Post PNGs to /predict over one keep-alive connection per thread.
+
+    Use as a context manager, or call `close`, so that no socket is left open.
+    """
+
+    def __init__(self, base_url, timeout=REQUEST_TIMEOUT_S):
+        parts = urllib.parse.urlsplit(base_url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError(f"the server URL must be http(s)://host[:port], got {base_url!r}")
+        self._connection_type = (
+            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        )
+        self._netloc = parts.netloc
+        self.base_url = base_url.rstrip("/")
+        self._prefix = parts.path.rstrip("/")
+        self._timeout = timeout
+        self._local = threading.local()
+        self._opened = []
+        self._lock = threading.Lock()
+
+    def _connection(self):
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._connection_type(self._netloc, timeout=self._timeout)
+            self._local.connection = connection
+            with self._lock:
+                self._opened.append(connection)
+        return connection
+
+    def _drop_connection(self):
+        self._local.connection.close()
+        self._local.connection = None
+
+    def request(self, method, path, body=None, headers=None):
+        """Send one request; return (status, decoded JSON body).
+
+        A keep-alive connection the server has closed is reopened once:
+        /predict has no side effects, so repeating it is safe.
+        """
+        for attempt in range(2):
+            connection = self._connection()
+            try:
+                connection.request(method, self._prefix + path, body=body, headers=headers or {})
+                response = connection.getresponse()
+                payload = response.read()
+            except (http.client.HTTPException, OSError):
+                self._drop_connection()
+                if attempt == 1:
+                    raise
+                continue
+            if response.will_close:
+                self._drop_connection()
+            return response.status, json.loads(payload)
+
+    def predict_png(self, png):
+        """Post PNG bytes as a raw image/png body to /predict."""
+        return self.request(
+            "POST", "/predict", png, {"Content-Type": "image/png", "Accept": "application/json"}
+        )
+
+    def model_version(self):
+        """Return the model version the server reports on /healthz."""
+        status, body = self.request("GET", "/healthz")
+        return body.get("model") if status == 200 else None
+
+    def close(self):
+        with self._lock:
+            for connection in self._opened:
+                connection.close()
+            self._opened.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+def classify(client, samples, case, png):
+    """Post one drawing; return its result record (errors are recorded, not raised)."""
+    sample = samples[case.index]
+    record = {
+        "index": case.index,
+        "label": sample["label"],
+        "style": case.style,
+        "width": case.width,
+        "institution": sample["institution"],
+        "writer": sample["writer"],
+        "source": sample.get("source"),
+    }
+    try:
+        status, body = client.predict_png(png)
+    except (http.client.HTTPException, OSError, ValueError) as error:
+        status, body = None, {"error": {"code": "transport", "message": repr(error)}}
+    record["status"] = status
+    if status == 200:
+        record["predicted"] = body["digit"]
+        record["confidence"] = body["confidence"]
+        record["confident"] = body.get("confident")
+        record["probabilities"] = body["probabilities"]
+    else:
+        record["predicted"] = None
+        record["confidence"] = None
+        record["error"] = body.get("error", body) if isinstance(body, dict) else body
+    return record
+
+
+def classify_cases(client, samples, cases, png_for, workers=DEFAULT_WORKERS):
+    """Render and post every case, `workers` requests at a time; return the records.
+
+    png_for(case) renders a case; it runs in the calling thread, a few
+    requests ahead of the pool. Records come back in the order of `cases`.
+    """
+    records = [None] * len(cases)
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        in_flight = {}
+        for position, case in enumerate(cases):
+            future = pool.submit(classify, client, samples, case, png_for(case))
+            in_flight[future] = position
+            if len(in_flight) >= workers * QUEUED_PER_WORKER:
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    records[in_flight.pop(future)] = future.result()
+        for future, position in in_flight.items():
+            records[position] = future.result()
+    return records, time.monotonic() - started
+
+
+def benchmark_cases(indices, styles, widths):
+    """Return every (sample, width, style) case, widths before styles so each ink is drawn once."""
+    return [Case(index, style, width) for index in indices for width in widths for style in styles]
+
+
+class InkCache:
+    """Render each (sample, width) once and encode it in every style asked for."""
+
+    def __init__(self, samples, n_indices):
+        self._samples = samples
+        self._key = None
+        self._ink = None
+        self._n_indices = n_indices
+        self._seen = set()
+        self._started = time.monotonic()
+
+    def __call__(self, case):
+        key = (case.index, case.width)
+        if key != self._key:
+            self._key = key
+            self._ink = render_strokes(self._samples[case.index]["strokes"], case.width)
+            self._report_progress(case.index)
+        return png_of(encode_style(self._ink, case.style))
+
+    def _report_progress(self, index):
+        if index in self._seen:
+            return
+        self._seen.add(index)
+        if len(self._seen) % PROGRESS_EVERY == 0:
+            elapsed = time.monotonic() - self._started
+            print(
+                f"  {len(self._seen)}/{self._n_indices} samples rendered ({elapsed:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+# ---- Reporting ----------------------------------------------------------
+
+
+def is_correct(record):
+    return record["predicted"] == record["label"]
+
+
+def accuracy(records):
+    return sum(map(is_correct, records)) / len(records) if records else float("nan")
+
+
+def percent(fraction):
+    """Format a fraction as a percentage; NaN (an empty group) as a dash."""
+    return "–" if np.isnan(fraction) else f"{fraction * PERCENT:.2f}%"
+
+
+def print_breakdown(title, records, key, order=None):
+    """Print count and accuracy for each value of record[key], in `order` or sorted."""
+    groups = collections.defaultdict(list)
+    for record in records:
+        groups[record[key]].append(record)
+    print(f"\n{title}")
+    print(f"  {'':>12}  {'n':>6}  {'accuracy':>8}")
+    for value in order or sorted(groups, key=str):
+        if value in groups:
+            group = groups[value]
+            print(f"  {value!s:>12}  {len(group):6d}  {percent(accuracy(group)):>8}")
+
+
+def print_confusions(records, limit=N_CONFUSIONS):
+    pairs = collections.Counter(
+        (record["label"], record["predicted"]) for record in records if not is_correct(record)
+    )
+    print(f"\nMost frequent confusions (true → predicted), of {sum(pairs.values())} errors")
+    for (label, predicted), count in pairs.most_common(limit):
+        shown = "error" if predicted is None else predicted
+        print(f"  {label} → {shown}  {count:5d}")
+
+
+def print_confident_split(records):
+    """Print accuracy of the answers the server marks confident and not, if it marks them."""
+    marked = [record for record in records if record.get("confident") is not None]
+    if not marked:
+        print('\nThe server does not mark answers "confident" yet.')
+        return
+    print('\nAnswers by the server\'s "confident" flag')
+    for flag in (True, False):
+        group = [record for record in marked if record["confident"] is flag]
+        share = len(group) / len(marked)
+        print(
+            f"  confident={flag!s:5}  {len(group):6d} ({percent(share):>7})"
+            f"  accuracy {percent(accuracy(group)):>7}"
+        )
+
+
+THRESHOLD_COLUMNS = ("threshold", "below", "acc. above", "acc. below", "wrong flagged")
+
+
+def print_threshold_table(records, thresholds=THRESHOLDS):
+    """Print how a cut-off on the top probability splits the answers.
+
+    For each threshold: the share of answers below it (those that would be
+    flagged "not sure"), the accuracy above and below it, and the share of
+    all wrong answers that fall below it (the mistakes the flag would catch).
+    """
+    answered = [record for record in records if record["confidence"] is not None]
+    if not answered:
+        return
+    confidence = np.array([record["confidence"] for record in answered])
+    correct = np.array([is_correct(record) for record in answered])
+    n_wrong = max(int((~correct).sum()), 1)
+    widths = [max(len(title), len(percent(1.0))) for title in THRESHOLD_COLUMNS]
+    print('\nTop-probability threshold: answers below it would be flagged "not sure"')
+    print("  " + "  ".join(title.rjust(width) for title, width in zip(THRESHOLD_COLUMNS, widths)))
+    for threshold in thresholds:
+        below = confidence < threshold
+        row = (
+            f"{threshold:.2f}",
+            percent(below.mean()),
+            percent(correct[~below].mean() if (~below).any() else np.nan),
+            percent(correct[below].mean() if below.any() else np.nan),
+            percent((below & ~correct).sum() / n_wrong),
+        )
+        print("  " + "  ".join(cell.rjust(width) for cell, width in zip(row, widths)))
+
+
+def error_code(record):
+    error = record.get("error")
+    return error.get("code", "?") if isinstance(error, dict) else "?"
+
+
+def print_report(records, styles, widths):
+    failed = [record for record in records if record["status"] != 200]
+    print(f"\nOverall accuracy: {percent(accuracy(records))} of {len(records)} drawings")
+    if failed:
+        codes = collections.Counter(
+            f"{record['status']} {error_code(record)}" for record in failed
+        )
+        print(f"  {len(failed)} requests failed (counted as wrong): {dict(codes)}")
+    print_breakdown("By style", records, "style", order=styles)
+    print_breakdown("By stroke width", records, "width", order=widths)
+    print_breakdown("By digit", records, "label", order=range(N_CLASSES))
+    print_breakdown("By institution", records, "institution")
+    print_confusions(records)
+    print_confident_split(records)
+    print_threshold_table(records)
+
+
+# ---- Command line -------------------------------------------------------
+
+
+def comma_list(convert, allowed=None):
+    def parse(text):
+        values = [convert(item) for item in text.split(",") if item.strip()]
+        if not values:
+            raise argparse.ArgumentTypeError("give at least one value")
+        if allowed is not None:
+            unknown = [value for value in values if value not in allowed]
+            if unknown:
+                raise argparse.ArgumentTypeError(f"{unknown} not among {list(allowed)}")
+        return tuple(values)
+
+    return parse
+
+
+def stroke_width(text):
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--url", help="base URL of a running server (default: start the Procfile's gunicorn)"
+    )
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA_PATH, help="UNIPEN .jsonl.gz file"
+    )
+    parser.add_argument(
+        "--limit", type=int, help="take a seeded, label-stratified sample of this many"
+    )
+    parser.add_argument("--widths", type=comma_list(stroke_width), default=DEFAULT_WIDTHS)
+    parser.add_argument("--styles", type=comma_list(str, STYLES), default=STYLES)
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--json", type=Path, help="save every per-drawing result here")
+    args = parser.parse_args(argv)
+    if args.limit is not None and args.limit <= 0:
+        parser.error(f"--limit must be positive, got {args.limit}")
+    if args.workers <= 0:
+        parser.error(f"--workers must be positive, got {args.workers}")
+    if not args.data.is_file():
+        parser.error(f"handwriting data not found at {args.data}")
+    return args
+
+
+def run(args, base_url):
+    samples = load_handwriting(args.data)
+    indices = select_samples(samples, args.limit, args.seed)
+    cases = benchmark_cases(indices, args.styles, args.widths)
+    with PredictClient(base_url) as client:
+        version = client.model_version()
+        print(
+            f"{len(indices)} samples × {len(args.styles)} styles × {len(args.widths)} widths"
+            f" = {len(cases)} drawings → {base_url} (model {version}), {args.workers} workers",
+            flush=True,
+        )
+        records, elapsed = classify_cases(
+            client, samples, cases, InkCache(samples, len(indices)), args.workers
+        )
+    print_report(records, args.styles, args.widths)
+    print(f"\nElapsed: {elapsed:.1f} s ({len(cases) / elapsed:.0f} drawings/s)")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        summary = {
+            "model": version,
+            "data": str(args.data),
+            "limit": args.limit,
+            "seed": args.seed,
+            "styles": list(args.styles),
+            "widths": list(args.widths),
+            "accuracy": accuracy(records),
+            "elapsed_s": round(elapsed, 1),
+            "results": records,
+        }
+        args.json.write_text(json.dumps(summary))
+        print(f"Per-drawing results saved to {args.json}")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.url:
+        run(args, args.url)
+        return
+    log_path = Path(tempfile.mkdtemp(prefix="bench-realworld-")) / "gunicorn.log"
+    print(f"Starting the Procfile's gunicorn (log: {log_path})", flush=True)
+    with ProcfileServer(log_path) as server:
+        run(args, server.base_url)
+
+
+if __name__ == "__main__":
+    main()
