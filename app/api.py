@@ -16,6 +16,7 @@ from model.preprocess import (
     preprocess,
 )
 
+from .confidence import is_confident
 from .errors import ApiError
 from .headers import add_cors_headers
 from .openapi import openapi_document
@@ -115,6 +116,7 @@ def prediction_body(probabilities, version):
     return {
         "digit": digit,
         "confidence": rounded[digit],
+        "confident": is_confident(rounded[digit]),
         "probabilities": rounded,
         "model": version,
     }

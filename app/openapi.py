@@ -2,6 +2,7 @@
 
 from model import N_CLASSES
 
+from .confidence import CONFIDENCE_THRESHOLD
 from .uploads import IMAGE_FIELD, RAW_IMAGE_TYPES
 
 OPENAPI_VERSION = "3.0.3"
@@ -154,7 +155,7 @@ def openapi_document(config):
             "schemas": {
                 "Prediction": {
                     "type": "object",
-                    "required": ["digit", "confidence", "probabilities", "model"],
+                    "required": ["digit", "confidence", "confident", "probabilities", "model"],
                     "properties": {
                         "digit": {"type": "integer", "minimum": 0, "maximum": N_CLASSES - 1},
                         "confidence": {
@@ -162,6 +163,14 @@ def openapi_document(config):
                             "minimum": 0,
                             "maximum": 1,
                             "description": "The probability of `digit`.",
+                        },
+                        "confident": {
+                            "type": "boolean",
+                            "description": (
+                                "False when the network is unsure: `confidence` is below "
+                                f"{CONFIDENCE_THRESHOLD}, a threshold chosen on real drawings "
+                                "(see the README). Show the answer as a guess then."
+                            ),
                         },
                         "probabilities": {
                             "type": "array",

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from app import create_app
+from app.confidence import CONFIDENCE_THRESHOLD
 from model import IMAGE_SIDE, N_CLASSES
 
 CANVAS_SIDE = 280
@@ -68,13 +69,30 @@ def test_predict_recognises_a_drawn_digit_in_each_style(client, png_bytes, shape
 
 def test_predict_answer_has_the_documented_fields(client, one_png):
     body = client.post("/predict", **multipart(one_png)).get_json()
-    assert set(body) == {"digit", "confidence", "probabilities", "model"}
+    assert set(body) == {"digit", "confidence", "confident", "probabilities", "model"}
     probabilities = np.array(body["probabilities"])
     assert probabilities.shape == (N_CLASSES,)
     assert np.all((probabilities >= 0) & (probabilities <= 1))
     assert probabilities.sum() == pytest.approx(1.0, abs=1e-4)
     assert body["digit"] == int(np.argmax(probabilities))
     assert body["confidence"] == pytest.approx(probabilities.max())
+
+
+def test_predict_is_confident_about_a_clear_digit(client, one_png):
+    body = client.post("/predict", **multipart(one_png)).get_json()
+    assert body["confidence"] >= CONFIDENCE_THRESHOLD
+    assert body["confident"] is True
+
+
+def test_predict_flags_a_scribble_as_unsure(client, png_bytes):
+    scribble = Image.new("L", (CANVAS_SIDE, CANVAS_SIDE), 0)
+    pen = ImageDraw.Draw(scribble)
+    for offset in range(0, 200, 40):
+        pen.line((40 + offset, 40, 240 - offset, 240), fill=255, width=STROKE_WIDTH)
+        pen.line((40, 40 + offset, 240, 240 - offset), fill=255, width=STROKE_WIDTH)
+    body = client.post("/predict", **multipart(png_bytes(scribble))).get_json()
+    assert body["confident"] is (body["confidence"] >= CONFIDENCE_THRESHOLD)
+    assert body["confident"] is False
 
 
 def test_predict_names_the_model_that_healthz_reports(client, one_png):
