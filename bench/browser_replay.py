@@ -15,9 +15,7 @@ Without --url, the Procfile's gunicorn is started for the run.
 import argparse
 import io
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,18 +32,9 @@ from bench.realworld import (
     select_samples,
 )
 from tests.drawing import CANVAS_SIDE, DEFAULT_LINE_WIDTH, draw_png, load_handwriting
-from tests.server import ProcfileServer
+from tests.chromium import CHROMIUM_PATH, NUDGE_POINTS, launch_chromium
+from tests.server import server_url
 
-CHROMIUM_PATH = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 1280, "height": 900}
 
 DEFAULT_LIMIT = 300
@@ -55,9 +44,6 @@ SAMPLE_DEADLINE_S = 10
 
 NUDGE_INTERVAL_MS = 50
 """How often the page is nudged while waiting for its answer."""
-
-NUDGE_POINTS = ((2, 2), (3, 3))
-"""Viewport points in the page's top-left margin, outside the canvas."""
 
 STABLE_MS = 200
 """The answer counts as final once #digit has not changed for this long with nothing in flight."""
@@ -242,9 +228,7 @@ def replay_all(base_url, samples, indices, client):
     records = []
     console_errors = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM_PATH), headless=True, args=CHROMIUM_ARGS
-        )
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_context(viewport=VIEWPORT).new_page()
             page.on("console", lambda message: record_console_error(message, console_errors))
@@ -374,13 +358,8 @@ def run(args, base_url):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.url:
-        run(args, args.url.rstrip("/"))
-        return
-    log_path = Path(tempfile.mkdtemp(prefix="bench-browser-")) / "gunicorn.log"
-    print(f"Starting the Procfile's gunicorn (log: {log_path})", flush=True)
-    with ProcfileServer(log_path) as server:
-        run(args, server.base_url)
+    with server_url(args.url, "bench-browser") as base_url:
+        run(args, base_url)
 
 
 if __name__ == "__main__":

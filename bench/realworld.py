@@ -21,7 +21,6 @@ import collections
 import http.client
 import json
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -40,7 +39,7 @@ from tests.drawing import (
     png_of,
     render_strokes,
 )
-from tests.server import PROJECT_ROOT, ProcfileServer
+from tests.server import PROJECT_ROOT, server_url
 
 DEFAULT_DATA_PATH = PROJECT_ROOT.parent / "shared" / "handwriting" / "unipen-dev.jsonl.gz"
 """The UNIPEN development half, beside the project (never copied into it)."""
@@ -484,13 +483,8 @@ def run(args, base_url):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.url:
-        run(args, args.url)
-        return
-    log_path = Path(tempfile.mkdtemp(prefix="bench-realworld-")) / "gunicorn.log"
-    print(f"Starting the Procfile's gunicorn (log: {log_path})", flush=True)
-    with ProcfileServer(log_path) as server:
-        run(args, server.base_url)
+    with server_url(args.url, "bench-realworld") as base_url:
+        run(args, base_url)
 
 
 if __name__ == "__main__":

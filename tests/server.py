@@ -4,12 +4,14 @@ The server is gunicorn run from the project root with the repository's
 gunicorn.conf.py and `PORT` set, exactly as Heroku runs it.
 """
 
+import contextlib
 import os
 import shlex
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -135,3 +137,15 @@ class ProcfileServer:
 
     def __exit__(self, *exc_info):
         self.stop()
+
+
+@contextlib.contextmanager
+def server_url(url=None, name="bench"):
+    """Yield the base URL of a running server: `url` if given, else a Procfile server started for the block."""
+    if url:
+        yield url.rstrip("/")
+        return
+    log_path = Path(tempfile.mkdtemp(prefix=f"{name}-")) / "gunicorn.log"
+    print(f"Starting the Procfile's gunicorn (log: {log_path})", flush=True)
+    with ProcfileServer(log_path) as server:
+        yield server.base_url

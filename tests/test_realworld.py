@@ -7,13 +7,16 @@ stroke widths spread from a thin pen to a thick finger, and posted to
 the same thing in more detail; both choose samples with the same function.
 """
 
+import pytest
+
 from bench.realworld import PredictClient, classify_cases, regression_cases, render_case
 from tests.drawing import load_handwriting
 
 N_DRAWINGS = 200
 SEED = 0
-MIN_ACCURACY = 0.98
-"""The floor for the deployed model on real handwriting; do not lower it to make a model pass."""
+
+TARGET_ACCURACY = 0.98
+"""The issue's target for real handwriting; do not lower it to make a model pass."""
 
 WORKERS = 2
 N_MISSES_SHOWN = 20
@@ -28,21 +31,34 @@ def describe(record):
     )
 
 
-def test_development_drawings_stay_recognised(handwriting_path, live_server):
+@pytest.fixture(scope="module")
+def answers(handwriting_path, live_server):
+    """The server's answers for the fixed sample of development drawings."""
     samples = load_handwriting(handwriting_path)
     cases = regression_cases(samples, N_DRAWINGS, SEED)
-
     with PredictClient(live_server) as client:
         records, _ = classify_cases(
             client, samples, cases, lambda case: render_case(samples, case), WORKERS
         )
+    return records
 
-    failed = [describe(record) for record in records if record["status"] != 200]
-    assert not failed, f"{len(failed)} requests failed: {failed[:N_MISSES_SHOWN]}"
+
+def accuracy_report(records, threshold):
     misses = [record for record in records if record["predicted"] != record["label"]]
     accuracy = (len(records) - len(misses)) / len(records)
-    assert accuracy >= MIN_ACCURACY, (
+    message = (
         f"{accuracy:.1%} of {len(records)} development drawings recognised, "
-        f"below the {MIN_ACCURACY:.0%} floor; misses:\n  "
+        f"below {threshold:.0%}; misses:\n  "
         + "\n  ".join(describe(record) for record in misses[:N_MISSES_SHOWN])
     )
+    return accuracy, message
+
+
+def test_every_development_drawing_gets_an_answer(answers):
+    failed = [describe(record) for record in answers if record["status"] != 200]
+    assert not failed, f"{len(failed)} requests failed: {failed[:N_MISSES_SHOWN]}"
+
+
+def test_development_drawings_stay_above_the_target(answers):
+    accuracy, message = accuracy_report(answers, TARGET_ACCURACY)
+    assert accuracy >= TARGET_ACCURACY, message

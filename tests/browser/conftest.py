@@ -7,26 +7,17 @@ tests drive /usr/bin/chromium (or $CHROMIUM_PATH) and skip, saying why, when
 it is not installed.
 """
 
-import os
 import time
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
+from tests.chromium import CHROMIUM_PATH, NUDGE_POINTS, launch_chromium
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 ARTIFACTS_DIR = PROJECT_ROOT / "tests" / "artifacts"
 
-CHROMIUM_PATH = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 DESKTOP_VIEWPORT = {"width": 1280, "height": 800}
 PHONE_VIEWPORT = {"width": 390, "height": 844}
@@ -40,9 +31,6 @@ PREDICTION_TIMEOUT_S = 10
 NUDGE_INTERVAL_S = 0.1
 """How often wait_for_prediction moves the mouse to release held callbacks."""
 
-NUDGE_POINTS = ((2, 2), (3, 3))
-"""Viewport points in the page's top-left margin, outside the canvas."""
-
 MOUSE_STEPS = 4
 """Intermediate mouse moves Playwright sends between two stroke points."""
 
@@ -54,9 +42,7 @@ def browser():
         pytest.skip(f"Chromium not found at {CHROMIUM_PATH}: install Debian's chromium "
                     "(bash .ci/test does) or set CHROMIUM_PATH")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM_PATH), headless=True, args=CHROMIUM_ARGS
-        )
+        browser = launch_chromium(playwright)
         yield browser
         browser.close()
 
