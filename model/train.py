@@ -36,7 +36,7 @@ MODEL_FORMAT = "digit-recogniser model"
 PRESETS = {
     "quick": {
         "hidden": (800,),
-        "epochs": 10,
+        "epochs": 6,
         "batch_size": 128,
         "optimizer": "adam",
         "learning_rate": 3e-3,
