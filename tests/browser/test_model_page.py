@@ -43,7 +43,9 @@ def load_every_image(page):
     images = page.locator("img")
     for index in range(images.count()):
         images.nth(index).scroll_into_view_if_needed()
-    page.wait_for_function("[...document.images].every(image => image.complete)")
+    # A function, not a bare expression: Playwright evaluates a bare expression with eval()
+    # on every poll, which the page's Content-Security-Policy rightly refuses.
+    page.wait_for_function("() => [...document.images].every(image => image.complete)")
     return images.evaluate_all("images => images.map(i => [i.currentSrc, i.naturalWidth])")
 
 
