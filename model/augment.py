@@ -134,7 +134,6 @@ class Augmenter:
         grid = np.arange(IMAGE_SIDE, dtype=DTYPE) - DTYPE(centre)
         self._rows = np.broadcast_to(grid[:, None], (IMAGE_SIDE, IMAGE_SIDE))
         self._cols = np.broadcast_to(grid[None, :], (IMAGE_SIDE, IMAGE_SIDE))
-        self._centre = DTYPE(centre)
         if "elastic" in self.kinds and params.elastic_alpha > 0:
             self._basis = smoothing_basis(params.elastic_sigma)
         else:
@@ -210,19 +209,31 @@ class Augmenter:
 
     def _warp(self, images, rng):
         """Resample images (n, 28, 28) at the random source coordinates, linearly, zeros outside."""
-        n_images = len(images)
-        rows, cols = self._source_coordinates(n_images, rng)
-        side = IMAGE_SIDE + 2 * FRAME
-        framed = np.zeros((n_images, side, side), dtype=DTYPE)
-        framed[:, FRAME:-FRAME, FRAME:-FRAME] = images
-        # Centred coordinates back to framed pixel indices (float64, exact for
-        # the tall stack); anything beyond the frame is pulled onto it, where
-        # the ink is zero.
-        low, high = -self._centre - FRAME, self._centre + FRAME
-        coordinates = np.empty((2, n_images, IMAGE_SIDE, IMAGE_SIDE))
-        np.clip(rows, low, high, out=coordinates[0])
-        np.clip(cols, low, high, out=coordinates[1])
-        coordinates += self._centre + FRAME
-        coordinates[0] += (side * np.arange(n_images))[:, None, None]
-        warped = ndimage.map_coordinates(framed.reshape(n_images * side, side), coordinates, order=1, mode="nearest")
-        return warped.reshape(n_images, IMAGE_SIDE, IMAGE_SIDE)
+        rows, cols = self._source_coordinates(len(images), rng)
+        return resample(images, rows, cols)
+
+
+def resample(images, rows, cols):
+    """Return images read at the given source coordinates, with linear interpolation and zeros outside.
+
+    images     : ndarray of shape (n, 28, 28), float32
+    rows, cols : ndarrays of shape (n, 28, 28), the source position of each
+                 output pixel, measured from the image's centre
+    Returns ndarray of shape (n, 28, 28), float32.
+    """
+    n_images = len(images)
+    centre = DTYPE((IMAGE_SIDE - 1) / 2)
+    side = IMAGE_SIDE + 2 * FRAME
+    framed = np.zeros((n_images, side, side), dtype=DTYPE)
+    framed[:, FRAME:-FRAME, FRAME:-FRAME] = images
+    # Centred coordinates back to framed pixel indices (float64, exact for
+    # the tall stack); anything beyond the frame is pulled onto it, where
+    # the ink is zero.
+    low, high = -centre - FRAME, centre + FRAME
+    coordinates = np.empty((2, n_images, IMAGE_SIDE, IMAGE_SIDE))
+    np.clip(rows, low, high, out=coordinates[0])
+    np.clip(cols, low, high, out=coordinates[1])
+    coordinates += centre + FRAME
+    coordinates[0] += (side * np.arange(n_images))[:, None, None]
+    warped = ndimage.map_coordinates(framed.reshape(n_images * side, side), coordinates, order=1, mode="nearest")
+    return warped.reshape(n_images, IMAGE_SIDE, IMAGE_SIDE)

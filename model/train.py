@@ -29,6 +29,7 @@ from model.augment import KINDS, Augmenter, AugmentParams, parse_kinds
 from model.mnist import SHA256, MnistError, load_mnist, to_features
 from model.network import DTYPE, Network
 from model.preprocess import PREPROCESSING_VERSION
+from model.styles import Styler
 
 MODEL_FORMAT = "digit-recogniser model"
 """The metadata's "format" field, naming what kind of file this is."""
@@ -43,6 +44,7 @@ PRESETS = {
         "lr_schedule": "cosine",
         "l2": 1e-5,
         "augment": ("affine",),
+        "styles": False,
     },
     "full": {
         "hidden": (800,),
@@ -53,6 +55,7 @@ PRESETS = {
         "lr_schedule": "cosine",
         "l2": 1e-5,
         "augment": KINDS,
+        "styles": True,
     },
 }
 """Hyper-parameters of each preset, measured on this project's two-core machine.
@@ -117,6 +120,7 @@ class TrainingConfig:
     validation_size : training samples held out; None for VALIDATION_FRACTION
     limit           : train on the first `limit` training samples only (None: all)
     augment         : kinds of augmentation, a subset of model.augment.KINDS
+    styles          : draw flags on 1s and slashes through 0s (model.styles)
     """
 
     hidden: tuple = PRESETS[DEFAULT_PRESET]["hidden"]
@@ -129,6 +133,7 @@ class TrainingConfig:
     l2: float = PRESETS[DEFAULT_PRESET]["l2"]
     augment: tuple = PRESETS[DEFAULT_PRESET]["augment"]
     augment_params: AugmentParams = field(default_factory=AugmentParams)
+    styles: bool = PRESETS[DEFAULT_PRESET]["styles"]
     validation_size: int = None
     limit: int = None
     seed: int = 0
@@ -358,13 +363,14 @@ def split_data(config, data, rng):
 class Trainer:
     """The moving parts of one run: network, optimiser, augmenter, random streams and step count."""
 
-    def __init__(self, config, n_train, init_rng, shuffle_rng, augment_rng):
+    def __init__(self, config, n_train, init_rng, shuffle_rng, augment_rng, style_rng):
         self.config = config
         self.network = _MonitoredNetwork.initialise(config.layer_sizes(), init_rng)
         self.parameters = self.network.weights + self.network.biases
         self.optimizer = make_optimizer(config, self.parameters)
         self.augmenter = Augmenter(config.augment, config.augment_params)
-        self.shuffle_rng, self.augment_rng = shuffle_rng, augment_rng
+        self.styler = Styler() if config.styles else None
+        self.shuffle_rng, self.augment_rng, self.style_rng = shuffle_rng, augment_rng, style_rng
         self.steps_per_epoch = math.ceil(n_train / config.batch_size)
         self.total_steps = config.epochs * self.steps_per_epoch
         self.step = 0
@@ -384,8 +390,11 @@ class Trainer:
         order = self.shuffle_rng.permutation(len(labels))
         for block_start in range(0, len(order), AUGMENT_BLOCK):
             block = order[block_start : block_start + AUGMENT_BLOCK]
-            block_X = self.augmenter(images[block], self.augment_rng).reshape(len(block), N_PIXELS)
             block_y = labels[block]
+            block_images = images[block]
+            if self.styler is not None:
+                block_images = self.styler(block_images, block_y, self.style_rng)
+            block_X = self.augmenter(block_images, self.augment_rng).reshape(len(block), N_PIXELS)
             for start in range(0, len(block), config.batch_size):
                 X = block_X[start : start + config.batch_size]
                 y = block_y[start : start + config.batch_size]
@@ -420,15 +429,16 @@ def train(config, data, command="", data_sha256=None, progress=sys.stderr, log=s
     started = time.perf_counter()
     # Independent streams: changing, say, the augmentation leaves the
     # initial weights and the validation split as they were.
-    init_rng, split_rng, shuffle_rng, augment_rng = (
-        np.random.default_rng(seed) for seed in np.random.SeedSequence(config.seed).spawn(4)
+    init_rng, split_rng, shuffle_rng, augment_rng, style_rng = (
+        np.random.default_rng(seed) for seed in np.random.SeedSequence(config.seed).spawn(5)
     )
     train_images, train_labels, validation_X, validation_y = split_data(config, data, split_rng)
-    trainer = Trainer(config, len(train_labels), init_rng, shuffle_rng, augment_rng)
+    trainer = Trainer(config, len(train_labels), init_rng, shuffle_rng, augment_rng, style_rng)
     print(
         f"training {'-'.join(map(str, config.layer_sizes()))} on {len(train_labels)} samples, "
         f"validating on {len(validation_y)}; {config.epochs} epochs of {trainer.steps_per_epoch} steps, "
-        f"{config.optimizer}, augmentation: {', '.join(trainer.augmenter.kinds) or 'none'}",
+        f"{config.optimizer}, augmentation: {', '.join(trainer.augmenter.kinds) or 'none'}"
+        f"{', writing styles' if config.styles else ''}",
         file=log,
         flush=True,
     )
@@ -483,7 +493,7 @@ def train(config, data, command="", data_sha256=None, progress=sys.stderr, log=s
         "command": command,
         "preset": config.preset,
         "seed": config.seed,
-        "hyperparameters": hyperparameters(config, trainer.augmenter, len(validation_y)),
+        "hyperparameters": hyperparameters(config, trainer, len(validation_y)),
         "data_sha256": dict(data_sha256 or {}),
         "history": history,
         "best_epoch": best_record["epoch"],
@@ -497,7 +507,7 @@ def train(config, data, command="", data_sha256=None, progress=sys.stderr, log=s
     return TrainingResult(network, interrupted)
 
 
-def hyperparameters(config, augmenter, validation_size):
+def hyperparameters(config, trainer, validation_size):
     """Return the metadata's "hyperparameters" entry for a run."""
     values = {
         "hidden": list(config.hidden),
@@ -507,7 +517,8 @@ def hyperparameters(config, augmenter, validation_size):
         "learning_rate": config.learning_rate,
         "lr_schedule": config.lr_schedule,
         "l2": config.l2,
-        "augment": augmenter.describe(),
+        "augment": trainer.augmenter.describe(),
+        "styles": trainer.styler.describe() if trainer.styler is not None else None,
         "validation_size": validation_size,
         "limit": config.limit,
     }
@@ -543,7 +554,7 @@ def preset_summary():
         lines.append(
             f"  {name:6s} {sizes}, {values['epochs']} epochs, batch {values['batch_size']}, "
             f"{values['optimizer']} {values['learning_rate']:g} ({values['lr_schedule']}), l2 {values['l2']:g}, "
-            f"augment {','.join(values['augment']) or 'none'}"
+            f"augment {','.join(values['augment']) or 'none'}{', styles' if values['styles'] else ''}"
         )
     return "\n".join(lines)
 
@@ -581,6 +592,11 @@ def build_parser():
         "--no-augment", dest="augment", action="store_const", const=(), help="train on the images as they are"
     )
     parser.add_argument(
+        "--styles",
+        action=argparse.BooleanOptionalAction,
+        help="draw flags on some 1s and slashes through some 0s, as many people write them",
+    )
+    parser.add_argument(
         "--validation-size", type=int, help="training samples held out for validation (default 1/12 of them)"
     )
     parser.add_argument("--limit", type=int, help="train on the first N training samples only")
@@ -603,6 +619,7 @@ def config_from_args(args):
         "lr_schedule",
         "l2",
         "augment",
+        "styles",
         "validation_size",
         "limit",
     ):

@@ -228,6 +228,19 @@ def parse(*argv):
     return config_from_args(build_parser().parse_args(["--data", "d", "--out", "m.npz", *argv]))
 
 
+def test_styles_are_on_in_the_full_preset_only_and_switchable():
+    assert parse("--preset", "full").styles and not parse("--preset", "quick").styles
+    assert not parse("--preset", "full", "--no-styles").styles
+    assert parse("--preset", "quick", "--styles").styles
+
+
+def test_styles_are_recorded_in_the_metadata():
+    styled = quiet_train(tiny_config(epochs=1, styles=True), synthetic_mnist()).network.metadata
+    plain = quiet_train(tiny_config(epochs=1, styles=False), synthetic_mnist()).network.metadata
+    assert styled["hyperparameters"]["styles"]["flag_rate"] > 0
+    assert plain["hyperparameters"]["styles"] is None
+
+
 def test_presets_and_explicit_flags():
     full = parse("--preset", "full")
     assert full.hidden == PRESETS["full"]["hidden"] and full.augment == PRESETS["full"]["augment"]
