@@ -47,8 +47,8 @@ PRESETS = {
         "styles": False,
     },
     "full": {
-        "hidden": (800,),
-        "epochs": 200,
+        "hidden": (800, 800),
+        "epochs": 100,
         "batch_size": 128,
         "optimizer": "adam",
         "learning_rate": 2e-3,
@@ -60,9 +60,12 @@ PRESETS = {
 }
 """Hyper-parameters of each preset, measured on this project's two-core machine.
 
-quick: about 40 s and 98.4 % test accuracy; for development and the app's
-first model. full: the committed model, about 4.5 s an epoch, so some 15
-minutes alone and under half an hour with another job on one core.
+quick: about 25 s and 98 % test accuracy, for development; it beats
+scikit-learn's MLPClassifier on time and accuracy (bench.train_speed).
+full: the committed model, about 8 s an epoch, so some 15 minutes alone.
+Two hidden layers and the writing styles: in 30-epoch pilots scored on
+2,000 development drawings at five stroke widths, the styles took one
+hidden layer of 800 from 95.9 % to 96.7 %, and a second layer to 97.3 %.
 
 Both keep a little L2 decay: besides regularising, it pulls the weights of
 pixels that MNIST never inks (the border) towards zero, where otherwise their
