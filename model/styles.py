@@ -56,9 +56,9 @@ class StyleParams:
     hook_angle        : (low, high) angle of the hook above the horizontal
     """
 
-    flag_rate: float = 0.5
-    flag_length: tuple = (0.2, 0.55)
-    flag_angle: tuple = (35.0, 70.0)
+    flag_rate: float = 0.6
+    flag_length: tuple = (0.2, 0.7)
+    flag_angle: tuple = (30.0, 70.0)
     base_rate: float = 0.3
     base_half_length: tuple = (0.15, 0.35)
     slash_rate: float = 0.3
