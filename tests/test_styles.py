@@ -8,7 +8,7 @@ from model.styles import MASS_CENTRE, Styler, StyleParams, centre_of_mass, segme
 
 PER_DIGIT = 40
 ALWAYS = StyleParams(flag_rate=1.0, base_rate=0.0, slash_rate=1.0, hook_rate=1.0)
-NEVER = StyleParams(flag_rate=0.0, slash_rate=0.0, hook_rate=0.0)
+NEVER = StyleParams(flag_rate=0.0, foot_rate=0.0, slash_rate=0.0, hook_rate=0.0)
 STYLED_DIGITS = [0, 1, 9]
 
 
@@ -76,6 +76,16 @@ def test_base_is_drawn_at_the_foot_of_a_one():
         bottom = np.flatnonzero(image.max(axis=1) >= 0.3)[-1]
         assert np.count_nonzero(image[bottom] >= 0.3) >= 3 + 2 * 2, "a base wider than the bar"
         assert np.count_nonzero(image[bottom - 6] >= 0.3) == 3, "the middle of the bar is untouched"
+
+
+def test_foot_turns_right_at_the_bottom_of_a_one():
+    footed = Styler(StyleParams(flag_rate=0.0, foot_rate=1.0))(upright_ones(), np.ones(20), np.random.default_rng(9))
+    for image in footed:
+        rows = np.flatnonzero(image.max(axis=1) >= 0.3)
+        top, bottom = rows[0], rows[-1]
+        bar_right = np.flatnonzero(image[top] >= 0.3)[-1]
+        foot_right = np.flatnonzero(image[bottom - 3 : bottom + 1].max(axis=0) >= 0.3)[-1]
+        assert foot_right >= bar_right + 2, "ink should reach right of the bar near its bottom"
 
 
 def test_hook_adds_ink_left_of_the_foot_of_a_nine():
