@@ -18,6 +18,7 @@ import time
 from flask import current_app
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
+from werkzeug.http import parse_options_header
 
 from .errors import ApiError
 
@@ -26,6 +27,9 @@ IMAGE_FIELD = "image"
 
 FORM_TYPE = "multipart/form-data"
 JSON_TYPE = "application/json"
+
+CRLF = b"\r\n"
+"""The line break of multipart forms (RFC 2046)."""
 
 RAW_IMAGE_TYPES = frozenset(
     {"image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp"}
@@ -211,6 +215,64 @@ def _in_memory_file(*_args, **_kwargs):
 
 
 def _from_multipart(request, body):
+    data = single_image_part(body, request.mimetype_params.get("boundary", ""))
+    images = [data] if data is not None else _images_parsed_by_werkzeug(request, body)
+    if not images:
+        raise ApiError(
+            400, "missing_image", f"The form has no file in the field '{IMAGE_FIELD}'."
+        )
+    if len(images) > 1:
+        raise ApiError(
+            400,
+            "multiple_images",
+            f"The field '{IMAGE_FIELD}' holds {len(images)} files; send one.",
+        )
+    if not images[0]:
+        raise ApiError(400, "missing_image", "The uploaded file is empty.")
+    return images[0]
+
+
+def single_image_part(body, boundary):
+    """Return the file of a form whose only part is the file "image", or None for any other form.
+
+    Werkzeug's parser compiles two regular expressions for each new boundary
+    (0.23 ms, about a tenth of a whole /predict) and browsers make a new
+    boundary for every form. The page's FormData, curl -F and Python's
+    requests all send this one layout: the first delimiter, CRLF-separated
+    headers with a Content-Disposition naming the field "image" and a file
+    name, a blank line, the file, the closing delimiter. Anything else, from
+    a preamble or bare LF line breaks to a malformed form, gives None and
+    is left to Werkzeug, so both read a form the same way.
+    """
+    if not boundary or not boundary.isascii():
+        return None
+    delimiter = b"--" + boundary.encode("ascii")
+    if body.count(delimiter) != 2 or not body.startswith(delimiter + CRLF):
+        return None
+    head, blank_line, rest = body[len(delimiter) + len(CRLF) :].partition(CRLF + CRLF)
+    content, closed, epilogue = rest.partition(CRLF + delimiter + b"--")
+    if not blank_line or not closed or epilogue not in (b"", CRLF):
+        return None
+    disposition = None
+    for line in head.split(CRLF):
+        if not line or line[:1] in (b" ", b"\t") or b"\r" in line or b"\n" in line:
+            return None  # folded or broken header lines
+        try:
+            name, _, value = line.decode().partition(":")
+        except UnicodeDecodeError:
+            return None
+        if disposition is None and name.strip(" \t").lower() == "content-disposition":
+            disposition = value.strip(" \t")
+    if disposition is None:
+        return None
+    _, options = parse_options_header(disposition)
+    if options.get("name") != IMAGE_FIELD or options.get("filename") is None:
+        return None
+    return content
+
+
+def _images_parsed_by_werkzeug(request, body):
+    """Return the contents of every file in the field "image", parsed by Werkzeug's form parser."""
     parser = FormDataParser(
         stream_factory=_in_memory_file,
         max_form_memory_size=request.max_form_memory_size,
@@ -225,21 +287,7 @@ def _from_multipart(request, body):
             "The multipart form is malformed: it has no boundary, is cut short, "
             "or has names that are not UTF-8.",
         ) from None
-    images = files.getlist(IMAGE_FIELD)
-    if not images:
-        raise ApiError(
-            400, "missing_image", f"The form has no file in the field '{IMAGE_FIELD}'."
-        )
-    if len(images) > 1:
-        raise ApiError(
-            400,
-            "multiple_images",
-            f"The field '{IMAGE_FIELD}' holds {len(images)} files; send one.",
-        )
-    data = images[0].read()
-    if not data:
-        raise ApiError(400, "missing_image", "The uploaded file is empty.")
-    return data
+    return [image.read() for image in files.getlist(IMAGE_FIELD)]
 
 
 def _from_json(request):
