@@ -281,6 +281,24 @@ class LevelResult:
         }
 
 
+def combined(results):
+    """Return runs at one concurrency as a single LevelResult, as if they had been one run."""
+    total = LevelResult(results[0].concurrency)
+    for result in results:
+        total.seconds += result.seconds
+        total.statuses.update(result.statuses)
+        for kind, latencies in result.latencies.items():
+            total.latencies.setdefault(kind, []).extend(latencies)
+        total.connection_errors += result.connection_errors
+        total.unexpected.update(result.unexpected)
+        for key, example in result.examples.items():
+            total.examples.setdefault(key, example)
+        total.client_cpu_s += result.client_cpu_s
+    server_cpu = [result.server_cpu_s for result in results]
+    total.server_cpu_s = None if None in server_cpu else sum(server_cpu)
+    return total
+
+
 class _Load:
     """The shared state of one run's clients: the request schedule and the tallies."""
 

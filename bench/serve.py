@@ -1,6 +1,6 @@
 """How fast /predict answers, from one stage in process to the real gunicorn under load.
 
-    python -m bench.serve [--seconds S] [--concurrency 1,8,32] [--stage-seconds S]
+    python -m bench.serve [--seconds S] [--concurrency 1,8,32] [--rounds R] [--stage-seconds S]
         [--warmup S] [--memory-requests N] [--install-size metadata|venv]
         [--profile N] [--json PATH]
 
@@ -15,7 +15,7 @@ One run prints five tables:
 - Over HTTP: the Procfile's gunicorn with the production gunicorn.conf.py,
   once serving the app and once serving bench.bare_app (a constant JSON
   answer, same server settings), both sent the same form post by 1, 8, 32
-  keep-alive clients in turn. Throughput, p50/p90/p99 latency, the server's
+  keep-alive clients, alternating in `--rounds` rounds per level. Throughput, p50/p90/p99 latency, the server's
   and the client's CPU per request, and predict's throughput over bare's.
 - Memory: RSS and PSS of gunicorn's master and each worker after warm-up
   and after `--memory-requests` requests to /predict, their total for the
@@ -59,6 +59,7 @@ from bench.loadgen import (
     PERCENTILES,
     Request,
     child_pids,
+    combined,
     digit_png,
     format_table,
     fresh_boundary,
@@ -83,6 +84,8 @@ from model.preprocess import (
 from tests.server import PROJECT_ROOT, ProcfileServer
 
 DEFAULT_SECONDS = 10
+DEFAULT_ROUNDS = 3
+"""Each level alternates predict and bare in this many rounds, so that a slow spell of the machine hits both."""
 DEFAULT_STAGE_SECONDS = 1.0
 DEFAULT_WARMUP_S = 2.0
 DEFAULT_LEVELS = (1, 8, 32)
@@ -341,19 +344,39 @@ def default_worker_count():
     return runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))["workers"]
 
 
-def http_levels(predict, bare, predict_request, bare_request, levels, seconds):
-    """Run predict then bare at each level, alternately, so both see the same machine."""
+def http_levels(predict, bare, predict_request, bare_request, levels, seconds, rounds=DEFAULT_ROUNDS):
+    """Run predict and bare at each level, alternating in `rounds` rounds of seconds / rounds each.
+
+    A machine that slows down for a few seconds (a neighbour, a timer)
+    would otherwise skew the ratio: one run at a level measured bare at
+    half its usual throughput. Each round opens new connections, which
+    also deals them out to the workers afresh. Returns the combined runs
+    per app and level, and the ratio of each round.
+    """
     results = {"predict": [], "bare": []}
+    round_ratios = []
     for concurrency in levels:
-        for name, served, request in (("predict", predict, predict_request), ("bare", bare, bare_request)):
-            result = run_level(served.server.base_url, [request], concurrency, seconds, server_pids=served.pids)
-            results[name].append(result)
-            print(f"  {name} at {concurrency}: {result.throughput:.0f} req/s", file=sys.stderr, flush=True)
-    return results
+        runs = {"predict": [], "bare": []}
+        for _ in range(rounds):
+            for name, served, request in (("predict", predict, predict_request), ("bare", bare, bare_request)):
+                runs[name].append(
+                    run_level(served.server.base_url, [request], concurrency, seconds / rounds, server_pids=served.pids)
+                )
+        for name in results:
+            results[name].append(combined(runs[name]))
+            print(f"  {name} at {concurrency}: {results[name][-1].throughput:.0f} req/s", file=sys.stderr, flush=True)
+        round_ratios.append(
+            [predict_run.throughput / bare_run.throughput for predict_run, bare_run in zip(runs["predict"], runs["bare"])]
+        )
+    return results, round_ratios
 
 
-def print_http(results, levels):
-    print("\nOver HTTP: Procfile gunicorn, production gunicorn.conf.py; the same form post to both apps")
+def print_http(results, round_ratios, levels):
+    rounds = len(round_ratios[0])
+    print(
+        "\nOver HTTP: Procfile gunicorn, production gunicorn.conf.py; the same form post to both apps,\n"
+        f"in {rounds} alternating rounds per level (figures over all rounds)"
+    )
     header = (
         "app", "clients", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms",
         "server CPU ms/req", "client CPU µs/req", "client CPU %", "errors",
@@ -371,11 +394,16 @@ def print_http(results, levels):
             ))
     print(format_table(header, rows))
     ratio_rows = []
-    for concurrency, predict, bare in zip(levels, results["predict"], results["bare"]):
+    for concurrency, predict, bare, ratios in zip(levels, results["predict"], results["bare"], round_ratios):
         cpu_ratio = bare.server_cpu_per_request_ms() / predict.server_cpu_per_request_ms()
-        ratio_rows.append((concurrency, f"{predict.throughput / bare.throughput:.3f}", f"{cpu_ratio:.3f}"))
+        ratio_rows.append((
+            concurrency, f"{predict.throughput / bare.throughput:.3f}",
+            " / ".join(f"{ratio:.3f}" for ratio in ratios), f"{cpu_ratio:.3f}",
+        ))
     print("\npredict / bare")
-    print(format_table(("clients", "throughput ratio", "server CPU ratio (bare/predict)"), ratio_rows))
+    print(format_table(
+        ("clients", "throughput ratio", "ratio in each round", "server CPU ratio (bare/predict)"), ratio_rows
+    ))
 
 
 # ---- Memory -----------------------------------------------------------------
@@ -542,6 +570,9 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.serve", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="seconds per HTTP level and app")
     parser.add_argument("--concurrency", type=parse_levels, default=DEFAULT_LEVELS, help="e.g. 1,8,32")
+    parser.add_argument(
+        "--rounds", type=int, default=DEFAULT_ROUNDS, help="alternating predict/bare rounds per level (--seconds in all)"
+    )
     parser.add_argument("--stage-seconds", type=float, default=DEFAULT_STAGE_SECONDS, help="seconds per in-process stage")
     parser.add_argument("--warmup", type=float, default=DEFAULT_WARMUP_S, help="seconds of warm-up load per server")
     parser.add_argument(
@@ -588,7 +619,9 @@ def main(argv=None):
             ]
             memory = {"after warm-up": memory_summary(predict.memory())}
             bare_memory = memory_summary(bare.memory())
-            results = http_levels(predict, bare, form_request, bare_request, args.concurrency, args.seconds)
+            results, round_ratios = http_levels(
+                predict, bare, form_request, bare_request, args.concurrency, args.seconds, args.rounds
+            )
             sent = warmups[0].n_requests + sum(result.n_requests for result in results["predict"])
             if sent < args.memory_requests:
                 top_up = run_level(
@@ -611,7 +644,7 @@ def main(argv=None):
         ("gunicorn start → first answer (predict app)", f"{startup['first_answer_s']:.3f}"),
         ("gunicorn start → first answer (bare app)", f"{startup['bare_first_answer_s']:.3f}"),
     ]))
-    print_http(results, args.concurrency)
+    print_http(results, round_ratios, args.concurrency)
     print_memory(memory, n_workers)
     print(f"  bare app for comparison: PSS total {mib(bare_memory['total_pss'])} MiB, RSS total {mib(bare_memory['total_rss'])} MiB")
     if "added_per_worker" in memory["after warm-up"]:
@@ -636,6 +669,7 @@ def main(argv=None):
             str(c): p.throughput / b.throughput
             for c, p, b in zip(args.concurrency, results["predict"], results["bare"])
         },
+        "http_ratio_rounds": {str(c): ratios for c, ratios in zip(args.concurrency, round_ratios)},
         "memory": memory,
         "bare_memory": bare_memory,
         "default_workers": n_workers,
