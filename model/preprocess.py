@@ -7,11 +7,16 @@ A drawing from a canvas is nothing like that: large, anywhere on the canvas,
 dark on light or ink in the alpha channel. Each step below brings it closer,
 and each is a pure function that can be tested on its own:
 
-    decode_image → ink_intensity → crop_to_ink → thicken_thin_strokes
-    → fit_to_box → centre_by_mass
+    ink_from_bytes:  decode_image → ink_intensity
+    digit_field:     crop_to_ink → thicken_thin_strokes → crop_to_ink
+                     → fit_to_box → centre_by_mass
 
-`preprocess` chains them: bytes in, ``(28, 28)`` float32 in [0, 1] out,
-with ink = 1 as in MNIST.
+The pipeline is cut where a drawing may hold several digits: `ink_from_bytes`
+turns the whole upload into one ink array, and `digit_field` turns the ink
+of one digit (the whole drawing, or one region of it) into the network's
+``(28, 28)`` float32 input in [0, 1], ink = 1 as in MNIST. `DIGIT_FIELD_STEPS`
+is the one definition of that sequence, which the app, the benchmarks and
+the tests all run.
 """
 
 import io
@@ -302,12 +307,36 @@ def centre_by_mass(box):
     return field
 
 
-def preprocess(data, max_pixels=DEFAULT_MAX_PIXELS):
-    """Turn image bytes into the network's input, MNIST-style.
+def ink_from_bytes(data, max_pixels=DEFAULT_MAX_PIXELS):
+    """Decode image bytes into ink, shape (height, width), float32 in [0, 1], ink = 1.
 
     data : bytes of a PNG, JPEG, WebP, GIF or BMP image, any mode and polarity
-    Returns ndarray of shape (28, 28), float32 in [0, 1], ink = 1.
+    Raises UnreadableImageError or TooManyPixelsError; a blank image gives all zeros.
+    """
+    return ink_intensity(decode_image(data, max_pixels))
+
+
+DIGIT_FIELD_STEPS = (crop_to_ink, thicken_thin_strokes, crop_to_ink, fit_to_box, centre_by_mass)
+"""The steps from one digit's ink to the network's input, in order.
+
+Cropping comes twice: thickening pads the crop by the width it adds."""
+
+
+def digit_field(ink):
+    """Turn the ink of one digit into the network's input, MNIST-style.
+
+    ink : ndarray of shape (height, width), float32 in [0, 1], ink = 1
+    Returns ndarray of shape (28, 28), float32 in [0, 1].
+    Raises NoInkError when `ink` holds nothing above the noise level.
+    """
+    for step in DIGIT_FIELD_STEPS:
+        ink = step(ink)
+    return ink
+
+
+def preprocess(data, max_pixels=DEFAULT_MAX_PIXELS):
+    """Turn image bytes holding one digit into the network's input, shape (28, 28).
+
     Raises an InputImageError subclass for anything that is not a drawable digit.
     """
-    ink = crop_to_ink(ink_intensity(decode_image(data, max_pixels)))
-    return centre_by_mass(fit_to_box(crop_to_ink(thicken_thin_strokes(ink))))
+    return digit_field(ink_from_bytes(data, max_pixels))
