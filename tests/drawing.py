@@ -6,44 +6,23 @@ anti-aliased edges. `render_strokes` imitates it with Pillow by drawing at
 the three styles the API accepts.
 """
 
-import gzip
 import io
-import json
 
-from PIL import Image, ImageDraw
+from PIL import Image
 
-CANVAS_SIDE = 280
-"""Logical size of the page's drawing canvas, in CSS pixels."""
+from model.handwriting import CANVAS_HEIGHT, FULL_INK, PEN_WIDTH, load_handwriting, render_strokes
 
-DEFAULT_LINE_WIDTH = 18
-"""Stroke width of the UNIPEN recipe, in CSS pixels of the 280 px canvas."""
+CANVAS_SIDE = CANVAS_HEIGHT
+"""Logical size of the page's square drawing canvas, in CSS pixels."""
 
-SUPERSAMPLING = 4
-"""Drawing at 4× and shrinking gives edges anti-aliased like a browser's."""
-
-OPAQUE = 255
+DEFAULT_LINE_WIDTH = PEN_WIDTH
+OPAQUE = FULL_INK
 
 STYLES = ("transparent", "white", "black")
 """Transparent canvas with ink in alpha; dark ink on white; light ink on black."""
 
-
-def render_strokes(strokes, line_width=DEFAULT_LINE_WIDTH, side=CANVAS_SIDE):
-    """Return the ink of a drawing as a mode "L" image, 255 = full ink.
-
-    strokes : list of strokes, each a list of (x, y) points in canvas pixels;
-              a stroke of one point is a tap and draws a dot.
-    """
-    big = Image.new("L", (side * SUPERSAMPLING, side * SUPERSAMPLING), 0)
-    pen = ImageDraw.Draw(big)
-    width = round(line_width * SUPERSAMPLING)
-    radius = width / 2 - 0.5
-    for stroke in strokes:
-        points = [(x * SUPERSAMPLING - 0.5, y * SUPERSAMPLING - 0.5) for x, y in stroke]
-        if len(points) > 1:
-            pen.line(points, fill=OPAQUE, width=width)
-        for x, y in points:
-            pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=OPAQUE)
-    return big.resize((side, side), Image.Resampling.LANCZOS)
+__all__ = ["CANVAS_SIDE", "DEFAULT_LINE_WIDTH", "STYLES", "draw_png", "encode_style",
+           "load_handwriting", "png_of", "render_strokes"]
 
 
 def encode_style(ink, style):
@@ -70,9 +49,3 @@ def png_of(image):
 def draw_png(strokes, style="transparent", line_width=DEFAULT_LINE_WIDTH):
     """Return PNG bytes of the strokes drawn as the page would, in the given style."""
     return png_of(encode_style(render_strokes(strokes, line_width), style))
-
-
-def load_handwriting(path):
-    """Return the UNIPEN samples: a list of dicts with "label", "strokes", "style", "writer"."""
-    with gzip.open(path, "rt", encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines]

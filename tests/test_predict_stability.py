@@ -78,7 +78,7 @@ def case_png(shape, style, line_width, side):
     """Draw a shape on a canvas of `side` pixels, strokes scaled with the canvas."""
     scale = side / CANVAS_SIDE
     strokes = [[(x * scale, y * scale) for x, y in stroke] for stroke in SHAPES[shape]]
-    ink = render_strokes(strokes, line_width * scale, side=side)
+    ink = render_strokes(strokes, line_width * scale, size=(side, side))
     return png_of(encode_style(ink, style))
 
 
