@@ -5,8 +5,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from model.evaluate import DEFAULT_REPORT_DIR
 from model.network import Network
+from model.report_files import DEFAULT_REPORT_DIR
 
 from . import api, errors, headers, pages
 from .config import config_from_env

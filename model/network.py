@@ -9,9 +9,8 @@ training metadata, so a model file rebuilds its network without pickle.
 """
 
 import hashlib
+import io
 import json
-import os
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -20,15 +19,13 @@ import numpy as np
 from scipy.special import expit
 
 from model import N_CLASSES, N_PIXELS
+from model.files import write_atomically
 
 FORMAT_VERSION = 1
 """Version of the ``.npz`` layout that `Network.save` writes and `load` reads."""
 
 DTYPE = np.float32
 """Floating type of the weights and of all the arithmetic."""
-
-MODEL_FILE_MODE = 0o644
-"""Permissions of a saved model file (a temporary file starts private)."""
 
 VERSION_HASH_LENGTH = 8
 """Hex digits of the weights' SHA-256 kept in `Network.version`."""
@@ -53,10 +50,10 @@ def softmax(Z):
     return E
 
 
-def cross_entropy(P, y):
-    """Return the mean cross-entropy of probabilities P for integer labels y.
+def cross_entropies(P, y):
+    """Return the cross-entropy of each sample, shape (n_samples,).
 
-    P : ndarray of shape (n_samples, n_classes)
+    P : ndarray of shape (n_samples, n_classes), probabilities
     y : ndarray of shape (n_samples,), integers in [0, n_classes)
 
     The log is clipped at the dtype's machine epsilon so that a confident
@@ -64,7 +61,12 @@ def cross_entropy(P, y):
     """
     eps = np.finfo(P.dtype).eps
     picked = P[np.arange(len(y)), y]
-    return float(-np.log(np.clip(picked, eps, 1.0)).mean())
+    return -np.log(np.clip(picked, eps, 1.0))
+
+
+def cross_entropy(P, y):
+    """Return the mean cross-entropy of probabilities P (n_samples, n_classes) for integer labels y (n_samples,)."""
+    return float(cross_entropies(P, y).mean())
 
 
 class Network:
@@ -115,6 +117,11 @@ class Network:
         return self.weights[0].dtype
 
     @property
+    def parameter_count(self):
+        """Number of weights and biases: int."""
+        return int(sum(W.size + b.size for W, b in zip(self.weights, self.biases)))
+
+    @property
     def version(self):
         """Return a short stable id: the layer sizes and a hash of the weight bytes."""
         digest = hashlib.sha256()
@@ -153,62 +160,40 @@ class Network:
         """Return the most probable class of each row of X, shape (n_samples,)."""
         return self.predict_proba(X).argmax(axis=1)
 
-    def loss_and_gradients(self, X, y, l2=0.0):
-        """Return the minibatch loss and its gradients with respect to every parameter.
+    def backward(self, activations, y):
+        """Return the gradients of the minibatch's mean cross-entropy with respect to every parameter.
 
-        X  : ndarray of shape (n_samples, layer_sizes[0])
-        y  : ndarray of shape (n_samples,), integer class labels
-        l2 : L2 penalty; the loss gains 0.5 * l2 * (sum of squared weights),
-             biases are not penalised.
-        Returns (loss, weight_gradients, bias_gradients), the gradient lists
-        shaped like `weights` and `biases`.
+        activations : what `forward` returned for the minibatch; its last
+                      entry, the probabilities, also gives the loss and the
+                      right answers, so the trainer needs no second pass
+        y           : ndarray of shape (n_samples,), integer class labels
+        Returns (weight_gradients, bias_gradients), lists shaped like
+        `weights` and `biases`.
 
         Softmax with cross-entropy has the simple output delta P - Y; each
         hidden layer multiplies the back-propagated delta by expit's
         derivative, computed from the unit's output as a * (1 - a).
         """
-        activations = self.forward(X)
         n_samples = len(y)
-        probabilities = activations[-1]
-        loss = cross_entropy(probabilities, y)
-        if l2:
-            loss += 0.5 * l2 * sum(float(np.vdot(W, W)) for W in self.weights)
-
-        delta = probabilities.copy()
+        delta = activations[-1].copy()
         delta[np.arange(n_samples), y] -= 1
         delta /= n_samples
         weight_gradients = [None] * len(self.weights)
         bias_gradients = [None] * len(self.biases)
         for i in range(len(self.weights) - 1, -1, -1):
             weight_gradients[i] = activations[i].T @ delta
-            if l2:
-                weight_gradients[i] += self.dtype.type(l2) * self.weights[i]
             bias_gradients[i] = delta.sum(axis=0)
             if i > 0:
                 a = activations[i]
                 delta = (delta @ self.weights[i].T) * a * (1 - a)
-        return loss, weight_gradients, bias_gradients
-
-    def copy(self):
-        """Return an independent copy of the network (weights and metadata)."""
-        return Network(
-            [W.copy() for W in self.weights],
-            [b.copy() for b in self.biases],
-            json.loads(json.dumps(self.metadata)),
-        )
+        return weight_gradients, bias_gradients
 
     def is_finite(self):
         """Return True if no weight or bias is NaN or infinite."""
         return all(np.isfinite(p).all() for p in self.weights + self.biases)
 
     def save(self, path):
-        """Write the network to a ``.npz`` file atomically.
-
-        The arrays go to a temporary file in the destination folder, which
-        then replaces the destination in one step: a reader never sees a
-        half-written model.
-        """
-        path = Path(path)
+        """Write the network to a ``.npz`` file atomically: a reader never sees a half-written model."""
         arrays = {
             "format_version": np.array(FORMAT_VERSION),
             "layer_sizes": np.array(self.layer_sizes, dtype=np.int64),
@@ -217,15 +202,9 @@ class Network:
         for i, (W, b) in enumerate(zip(self.weights, self.biases)):
             arrays[f"W{i}"] = W
             arrays[f"b{i}"] = b
-        descriptor, temp_name = tempfile.mkstemp(prefix=path.name, suffix=".tmp.npz", dir=path.parent)
-        try:
-            with os.fdopen(descriptor, "wb") as temp_file:
-                np.savez_compressed(temp_file, **arrays)
-            os.chmod(temp_name, MODEL_FILE_MODE)
-            os.replace(temp_name, path)
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        write_atomically(path, buffer.getvalue())
 
     @classmethod
     def load(cls, path):

@@ -8,7 +8,7 @@ import pytest
 
 from app import create_app
 from app.headers import CONTENT_SECURITY_POLICY
-from app.pages import IMAGE_MAX_AGE_S, MODEL_PAGE_KEY, REPORT_IMAGES, STROKE_WIDTH
+from app.pages import IMAGE_MAX_AGE_S, MODEL_PAGE_KEY, REPORT_PICTURES, STROKE_WIDTH
 from model.evaluate import DEFAULT_REPORT_DIR, REPORT_JSON
 
 REPORT_PATH = DEFAULT_REPORT_DIR / REPORT_JSON
@@ -33,7 +33,7 @@ def copy_report(report_dir, pictures=True, **changes):
     report.update(changes)
     (report_dir / REPORT_JSON).write_text(json.dumps(report))
     if pictures:
-        for filename in REPORT_IMAGES.values():
+        for filename in REPORT_PICTURES.values():
             shutil.copy(DEFAULT_REPORT_DIR / filename, report_dir / filename)
     return report_dir
 
@@ -78,7 +78,7 @@ def test_the_model_page_links_its_pictures_by_digest(app, client, report):
     html = client.get("/model").get_data(as_text=True)
     images = app.extensions[MODEL_PAGE_KEY].images
 
-    assert set(images) == set(REPORT_IMAGES)
+    assert set(images) == set(REPORT_PICTURES)
     for image in images.values():
         assert f"/model/report/{image.name}.png?v={image.digest}" in html
 
@@ -97,7 +97,7 @@ def test_the_drawing_page_gives_the_stroke_width_to_its_script(client):
     assert f'data-stroke-width="{STROKE_WIDTH}"' in html
 
 
-@pytest.mark.parametrize("name", sorted(REPORT_IMAGES))
+@pytest.mark.parametrize("name", sorted(REPORT_PICTURES))
 def test_a_report_picture_is_served_and_cached_by_digest(app, client, name):
     image = app.extensions[MODEL_PAGE_KEY].images[name]
 
@@ -107,7 +107,7 @@ def test_a_report_picture_is_served_and_cached_by_digest(app, client, name):
 
     assert response.status_code == 200
     assert response.mimetype == "image/png"
-    assert data == (DEFAULT_REPORT_DIR / REPORT_IMAGES[name]).read_bytes()
+    assert data == (DEFAULT_REPORT_DIR / REPORT_PICTURES[name]).read_bytes()
     assert response.cache_control.max_age == IMAGE_MAX_AGE_S
     assert response.cache_control.immutable
     assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -195,7 +195,7 @@ def test_a_report_for_another_model_is_flagged(tmp_path, report):
 
 def test_a_missing_picture_is_explained_not_linked(tmp_path, report):
     copy_report(tmp_path)
-    (tmp_path / REPORT_IMAGES["misclassified"]).unlink()
+    (tmp_path / REPORT_PICTURES["misclassified"]).unlink()
     client = app_with_report(tmp_path).test_client()
 
     html = client.get("/model").get_data(as_text=True)
