@@ -16,7 +16,6 @@ import io
 import json
 import math
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ import numpy as np
 from model import DEFAULT_MODEL_PATH, N_CLASSES
 from model.charts import draw_confusion_matrix, draw_first_layer_weights, draw_learning_curves, draw_misclassified
 from model.files import write_atomically
-from model.formatting import percent
+from model.formatting import percent, utc_timestamp
 from model.metrics import accuracy, most_confident_errors, per_digit_accuracy, score, top_confusions
 from model.mnist import MnistError, load_test_set
 from model.network import ModelFileError, Network
@@ -184,7 +183,7 @@ def write_report(network, images, labels, report_dir, evaluated_at=None, n_avail
     images : ndarray of shape (n_samples, 28, 28), uint8, ink = 255
     labels : ndarray of shape (n_samples,)
     """
-    evaluated_at = evaluated_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    evaluated_at = evaluated_at or utc_timestamp()
     scores = score(network, images, labels)
     errors = most_confident_errors(scores.probabilities, labels)
     report = build_report(network, labels, scores, errors, evaluated_at, n_available)

@@ -1,7 +1,8 @@
-"""Numbers as people read them: percentages and durations, the same in the trainer, the report and the pages."""
+"""Numbers and times as the trainer, the report and the pages write them: one rounding each."""
 
 import math
 import numbers
+from datetime import UTC, datetime
 
 UNKNOWN = "–"
 """Written where a number is missing or not finite."""
@@ -9,6 +10,9 @@ UNKNOWN = "–"
 PERCENT = 100
 SECONDS_PER_MINUTE = 60
 SECONDS_PER_HOUR = 3600
+
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+"""ISO 8601 in UTC to the second, as model files and reports record when they were made."""
 
 
 def _is_number(value):
@@ -42,3 +46,8 @@ def duration(seconds):
     if minutes:
         return f"{minutes} min {seconds} s"
     return f"{seconds} s"
+
+
+def utc_timestamp():
+    """Return the current time as TIMESTAMP_FORMAT writes it: '2026-11-23T14:45:53Z'."""
+    return datetime.now(UTC).strftime(TIMESTAMP_FORMAT)

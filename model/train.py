@@ -17,7 +17,6 @@ import shlex
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -26,7 +25,7 @@ import scipy
 
 from model import IMAGE_SIDE, N_CLASSES, N_PIXELS
 from model.augment import KINDS, Augmenter, AugmentParams, parse_kinds
-from model.formatting import duration
+from model.formatting import duration, utc_timestamp
 from model.mnist import SHA256, MnistError, load_mnist, to_features
 from model.metrics import loss_and_accuracy
 from model.network import DTYPE, Network, cross_entropy
@@ -326,7 +325,7 @@ def train(config, data, command="", data_sha256=None, progress=sys.stderr, log=s
         "best_epoch": best_record["epoch"],
         "val_accuracy": best_record["val_accuracy"],
         "test_accuracy": test_accuracy,
-        "trained_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "trained_at": utc_timestamp(),
         "training_seconds": time.perf_counter() - started,
         "numpy_version": np.__version__,
         "scipy_version": scipy.__version__,

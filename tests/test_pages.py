@@ -1,15 +1,19 @@
 """The pages: the drawing page and /model, with its report pictures, in the test client."""
 
 import json
+import math
 import re
 import shutil
+import subprocess
+import sys
 
 import pytest
 
 from app import create_app
 from app.headers import CONTENT_SECURITY_POLICY
-from app.pages import IMAGE_MAX_AGE_S, MODEL_PAGE_KEY, REPORT_PICTURES, STROKE_WIDTH
-from model.evaluate import DEFAULT_REPORT_DIR, REPORT_JSON
+from app.pages import IMAGE_MAX_AGE_S, MODEL_PAGE_KEY, STROKE_WIDTH
+from model.report_files import DEFAULT_REPORT_DIR, REPORT_JSON, REPORT_PICTURES
+from tests.server import PROJECT_ROOT
 
 REPORT_PATH = DEFAULT_REPORT_DIR / REPORT_JSON
 HTML = {"Accept": "text/html"}
@@ -61,6 +65,27 @@ def test_the_model_page_shows_the_numbers_of_the_report_and_the_model(app, clien
     assert "No evaluation report" not in text
     mismatch = report["model"]["version"] != model.version
     assert ("The report is for another model" in text) == mismatch
+
+
+def test_the_misclassified_table_rounds_probabilities_down_as_the_picture_does(client, report):
+    html = client.get("/model").get_data(as_text=True)
+    first = report["misclassified_shown"][0]
+    shown = f"{math.floor(first['confidence'] * 100)}%"
+
+    row = f"<tr><td>{first['index']}</td><td>{first['true']}</td><td>{first['predicted']}</td><td>{shown}</td></tr>"
+    assert row in html
+
+
+def test_the_web_app_never_imports_the_drawing_code():
+    code = (
+        "import sys\n"
+        "from app import create_app\n"
+        "create_app({'TESTING': True}).test_client().get('/model')\n"
+        "print(sorted(name for name in ('model.charts', 'model.evaluate', 'PIL.ImageDraw') if name in sys.modules))"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                               timeout=60, check=True)
+    assert completed.stdout.strip() == "[]"
 
 
 def test_the_model_page_has_no_inline_script_or_style_and_a_strict_policy(client, report):
