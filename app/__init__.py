@@ -5,7 +5,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from model.network import Network
+import model
 from model.report_files import DEFAULT_REPORT_DIR
 
 from . import api, errors, headers, pages
@@ -32,7 +32,7 @@ def create_app(test_config=None):
         app.config.from_mapping(test_config)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    app.extensions[api.MODEL_KEY] = Network.load(app.config["MODEL_PATH"])
+    app.extensions[api.MODEL_KEY] = model.load(app.config["MODEL_PATH"])
     app.config.setdefault("REPORT_DIR", str(DEFAULT_REPORT_DIR))
     app.extensions[pages.MODEL_PAGE_KEY] = pages.describe_model(
         app.extensions[api.MODEL_KEY], app.config["MODEL_PATH"], app.config["REPORT_DIR"]

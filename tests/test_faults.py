@@ -183,7 +183,7 @@ def test_the_upload_limit_comes_from_the_environment(small_limits_server):
 def test_the_pixel_limit_comes_from_the_environment(small_limits_server):
     side = 400
     assert side * side > SMALL_IMAGE_PIXELS
-    big = render_strokes(SEVEN, side=side)
+    big = render_strokes(SEVEN, size=(side, side))
     status, body = post(small_limits_server.base_url, png_of(big))
     assert status == 422
     assert body["error"]["code"] == "too_many_pixels"
