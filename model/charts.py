@@ -6,9 +6,8 @@
     confusion_matrix         the confusion matrix as a heat map
 
 Each drawing function is pure: arrays or plain data in, a ``PIL.Image``
-out. Pictures are 800 to 940 pixels wide with text large enough to read at
-half size on a phone's 2x screen; each is drawn at twice its final size,
-then shrunk, so that lines and text come out smooth.
+out, drawn on a `model.canvas.Canvas`. Pictures are 800 to 940 pixels wide
+with text large enough to read at half size on a phone's 2x screen.
 
 Why not a plotting library: matplotlib, tried, drew the learning curves and
 the confusion matrix in about a quarter of the lines, but with text half
@@ -16,13 +15,13 @@ this size until tuned, pictures that change with its version and fonts, and
 75 MB more to install for a report that is redrawn once per trained model.
 """
 
-import functools
 import math
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from model import IMAGE_SIDE, N_CLASSES
+from model.canvas import TEXT, WHITE, Canvas, blend, draw_arrow, format_tick, nice_ticks
 from model.formatting import percent, probability_percent
 from model.metrics import confusion_shades, per_digit_accuracy
 from model.mnist import MAX_PIXEL_VALUE
@@ -34,9 +33,6 @@ GRID_COLUMNS = 10
 """Columns of the misclassified and weights grids."""
 
 # Sizes are in pixels of the final image.
-SUPERSAMPLE = 2
-"""Pictures are drawn this many times larger, then shrunk with a box filter."""
-
 TITLE_SIZE = 30
 LABEL_SIZE = 24
 TICK_SIZE = 22
@@ -45,11 +41,9 @@ SMALL_SIZE = 20
 
 MARGIN = 20
 
-TEXT = (33, 33, 33)
 MUTED = (110, 110, 110)
 AXIS = (80, 80, 80)
 GRID_LINE = (226, 226, 226)
-WHITE = (255, 255, 255)
 TRAIN_COLOUR = (0, 114, 178)
 VALIDATION_COLOUR = (213, 94, 0)
 """Okabe-Ito blue and vermillion: told apart with every common colour-vision deficiency."""
@@ -72,12 +66,12 @@ CURVES_PLOT_BOTTOM = 70
 LINE_WIDTH = 3
 MARKER_RADIUS = 5
 MAX_EPOCHS_WITH_MARKERS = 30
-MAX_TICKS = 6
-DASH = 8
 
 DIGIT_SCALE = 3
 """Each 28×28 digit or weight image is shown as 84×84 pixels, nearest neighbour."""
 GRID_HEADER = 96
+GRID_KEY_Y = MARGIN + 52
+"""Where the key under a grid's title is written."""
 MISCLASSIFIED_CELL = (90, 150)
 WEIGHT_CELL = (90, 90)
 COLOUR_KEY_SIZE = (240, 18)
@@ -95,138 +89,7 @@ DARK_CELL = 0.55
 """Above this shade, a cell's count is written in white."""
 
 
-# Drawing helpers ------------------------------------------------------------
-
-
-@functools.cache
-def font(size):
-    """Return Pillow's bundled font at `size` pixels (the same on every machine)."""
-    return ImageFont.load_default(size=size)
-
-
-class Canvas:
-    """An RGB picture drawn in final-size pixel units, at SUPERSAMPLE times the resolution.
-
-    `finish` shrinks it with a box filter: Pillow draws lines without
-    anti-aliasing, and averaging SUPERSAMPLE² pixels smooths their edges.
-    """
-
-    def __init__(self, size, background=WHITE):
-        self.size = tuple(int(side) for side in size)
-        self.image = Image.new("RGB", (self.size[0] * SUPERSAMPLE, self.size[1] * SUPERSAMPLE), background)
-        self.draw = ImageDraw.Draw(self.image)
-
-    @staticmethod
-    def _scaled(points):
-        return [(x * SUPERSAMPLE, y * SUPERSAMPLE) for x, y in points]
-
-    def line(self, points, fill, width=1):
-        self.draw.line(self._scaled(points), fill=fill, width=round(width * SUPERSAMPLE), joint="curve")
-
-    def dashed_line(self, start, end, fill, width=1, dash=DASH):
-        """Draw a dashed straight line, dashes and gaps `dash` pixels long."""
-        (x0, y0), (x1, y1) = start, end
-        length = math.hypot(x1 - x0, y1 - y0)
-        for begin in np.arange(0, length, 2 * dash):
-            stop = min(begin + dash, length)
-            a, b = begin / length, stop / length
-            points = [(x0 + t * (x1 - x0), y0 + t * (y1 - y0)) for t in (a, b)]
-            self.line(points, fill, width)
-
-    def rectangle(self, box, fill=None, outline=None, width=1):
-        x0, y0, x1, y1 = box
-        self.draw.rectangle(
-            (x0 * SUPERSAMPLE, y0 * SUPERSAMPLE, x1 * SUPERSAMPLE - 1, y1 * SUPERSAMPLE - 1),
-            fill=fill,
-            outline=outline,
-            width=round(width * SUPERSAMPLE),
-        )
-
-    def marker(self, centre, radius, fill, square=False):
-        x, y = centre
-        (x0, y0), (x1, y1) = self._scaled([(x - radius, y - radius), (x + radius, y + radius)])
-        (self.draw.rectangle if square else self.draw.ellipse)((x0, y0, x1, y1), fill=fill)
-
-    def polygon(self, points, fill):
-        self.draw.polygon(self._scaled(points), fill=fill)
-
-    def text(self, xy, text, size, fill=TEXT, anchor="la"):
-        """Write text; `anchor` is Pillow's two-letter anchor (e.g. "mm" centres it on xy)."""
-        x, y = xy
-        big_font = font(size * SUPERSAMPLE)
-        self.draw.text((x * SUPERSAMPLE, y * SUPERSAMPLE), text, font=big_font, fill=fill, anchor=anchor)
-
-    def text_width(self, text, size):
-        return font(size * SUPERSAMPLE).getlength(text) / SUPERSAMPLE
-
-    def vertical_text(self, centre, text, size, fill=TEXT):
-        """Write text turned a quarter anticlockwise (read bottom to top), centred on `centre`."""
-        text_font = font(size * SUPERSAMPLE)
-        left, top, right, bottom = text_font.getbbox(text)
-        mask = Image.new("L", (right - left, bottom - top), 0)
-        ImageDraw.Draw(mask).text((-left, -top), text, font=text_font, fill=MAX_PIXEL_VALUE)
-        mask = mask.rotate(90, expand=True)
-        x, y = centre
-        corner = (round(x * SUPERSAMPLE - mask.width / 2), round(y * SUPERSAMPLE - mask.height / 2))
-        self.image.paste(Image.new("RGB", mask.size, fill), corner, mask)
-
-    def paste(self, picture, corner):
-        """Paste an RGB picture given in final-size pixels, its pixels kept square and sharp."""
-        big = picture.resize((picture.width * SUPERSAMPLE, picture.height * SUPERSAMPLE), Image.Resampling.NEAREST)
-        self.image.paste(big, (round(corner[0] * SUPERSAMPLE), round(corner[1] * SUPERSAMPLE)))
-
-    def finish(self):
-        """Return the picture at its final size."""
-        return self.image.reduce(SUPERSAMPLE)
-
-
-def nice_ticks(low, high, max_ticks=MAX_TICKS, integer=False):
-    """Return evenly spaced round tick values covering [low, high], at most about max_ticks.
-
-    The step is 1, 2, 2.5 or 5 times a power of ten (whole numbers when
-    `integer`); the first and last ticks bound the data, so the axis runs
-    from one to the other.
-    """
-    if not high > low:
-        pad = max(abs(low) * 0.05, 0.5 if integer else 1e-3)
-        low, high = low - pad, high + pad
-    raw_step = (high - low) / max(max_ticks - 1, 1)
-    magnitude = 10 ** math.floor(math.log10(raw_step))
-    for multiple in (1, 2, 2.5, 5, 10):
-        step = multiple * magnitude
-        if integer:
-            step = max(1, round(step))
-        if (math.ceil(high / step - 1e-9) - math.floor(low / step + 1e-9)) <= max_ticks - 1:
-            break
-    first = math.floor(low / step + 1e-9)
-    last = math.ceil(high / step - 1e-9)
-    return np.arange(first, last + 1) * step
-
-
-def format_tick(value, step):
-    """Write a tick value with just enough decimals to tell it from its neighbours."""
-    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
-    if not float(step * 10**decimals).is_integer():
-        decimals += 1
-    return f"{value:.{decimals}f}"
-
-
-def draw_arrow(canvas, start_x, end_x, y, fill, width=2):
-    """Draw a short arrow from left to right (the bundled font has no arrow glyph)."""
-    head = 6
-    canvas.line([(start_x, y), (end_x - head, y)], fill, width)
-    canvas.polygon([(end_x, y), (end_x - head - 2, y - head), (end_x - head - 2, y + head)], fill)
-
-
-def blend(colour, shade):
-    """Return the colours between white (shade 0) and `colour` (shade 1), elementwise.
-
-    shade : ndarray of any shape, in [0, 1]
-    Returns uint8 ndarray of shape shade.shape + (3,).
-    """
-    shade = np.clip(np.asarray(shade, dtype=np.float64), 0.0, 1.0)[..., None]
-    white = np.array(WHITE, dtype=np.float64)
-    return np.round(white + shade * (np.array(colour, dtype=np.float64) - white)).astype(np.uint8)
+# Layout and colour helpers -------------------------------------------------------
 
 
 def diverging_colours(values):
@@ -239,15 +102,33 @@ def diverging_colours(values):
     return np.where(values[..., None] < 0, blend(NEGATIVE_COLOUR, -values), blend(POSITIVE_COLOUR, values))
 
 
-def grid_rows(n_items, columns=GRID_COLUMNS):
-    """Return the number of rows of a grid of n_items (at least one, for the "nothing to show" line)."""
-    return max(1, math.ceil(n_items / columns))
+def grid_canvas(n_items, cell, columns, title):
+    """Return a Canvas for a titled grid of n_items cells, `columns` wide, with room for a key under the title.
+
+    cell : (width, height) of one cell; the grid has at least one row, for
+    the "nothing to show" line.
+    """
+    cell_width, cell_height = cell
+    rows = max(1, math.ceil(n_items / columns))
+    canvas = Canvas((2 * MARGIN + columns * cell_width, GRID_HEADER + rows * cell_height + MARGIN))
+    canvas.text((MARGIN, MARGIN), title, TITLE_SIZE)
+    return canvas
+
+
+def grid_cell(index, cell, columns):
+    """Return the top-left corner (x, y) of cell number `index` of a grid_canvas."""
+    row, column = divmod(index, columns)
+    return MARGIN + column * cell[0], GRID_HEADER + row * cell[1]
+
+
+def enlarge(pixels):
+    """Return a 28×28 tile, (28, 28) or (28, 28, 3), DIGIT_SCALE times larger, each pixel a square block."""
+    return pixels.repeat(DIGIT_SCALE, axis=0).repeat(DIGIT_SCALE, axis=1)
 
 
 def digit_picture(image):
     """Return a 28×28 uint8 digit (ink = 255) as an RGB picture DIGIT_SCALE times larger, dark ink on white."""
-    big = np.kron(MAX_PIXEL_VALUE - image, np.ones((DIGIT_SCALE, DIGIT_SCALE), dtype=np.uint8))
-    return Image.fromarray(big.astype(np.uint8), "L").convert("RGB")
+    return Image.fromarray(enlarge(MAX_PIXEL_VALUE - image).astype(np.uint8), "L").convert("RGB")
 
 
 # Pictures ------------------------------------------------------------------
@@ -361,24 +242,21 @@ def draw_misclassified(images, y_true, y_pred, confidence, total_errors=None, co
     n = len(images)
     total_errors = n if total_errors is None else total_errors
     cell_width, cell_height = MISCLASSIFIED_CELL
-    size = (2 * MARGIN + columns * cell_width, GRID_HEADER + grid_rows(n, columns) * cell_height + MARGIN)
-    canvas = Canvas(size)
-    canvas.text((MARGIN, MARGIN), f"Misclassified test digits: {n} of {total_errors}", TITLE_SIZE)
-    key_y = MARGIN + 52
+    canvas = grid_canvas(n, MISCLASSIFIED_CELL, columns, f"Misclassified test digits: {n} of {total_errors}")
+    key_y = GRID_KEY_Y
     canvas.text((MARGIN, key_y), "true", SMALL_SIZE, MUTED, "lm")
     key_x = MARGIN + canvas.text_width("true", SMALL_SIZE) + 8
     draw_arrow(canvas, key_x, key_x + 28, key_y, MUTED)
     canvas.text((key_x + 36, key_y), "predicted, probability given to the wrong answer; most confident first",
                 SMALL_SIZE, MUTED, "lm")
     if n == 0:
-        canvas.text((size[0] / 2, GRID_HEADER + cell_height / 2), "no misclassified digits", LABEL_SIZE, MUTED, "mm")
+        canvas.text((canvas.size[0] / 2, GRID_HEADER + cell_height / 2), "no misclassified digits", LABEL_SIZE, MUTED,
+                    "mm")
         return canvas.finish()
 
     side = IMAGE_SIDE * DIGIT_SCALE
     for index in range(n):
-        row, column = divmod(index, columns)
-        x = MARGIN + column * cell_width
-        y = GRID_HEADER + row * cell_height
+        x, y = grid_cell(index, MISCLASSIFIED_CELL, columns)
         image_x = x + (cell_width - side) // 2
         canvas.paste(digit_picture(images[index]), (image_x, y))
         canvas.rectangle((image_x, y, image_x + side, y + side), outline=GRID_LINE)
@@ -406,11 +284,8 @@ def draw_first_layer_weights(weights, n_units=N_WEIGHT_UNITS, columns=GRID_COLUM
     normalised = np.divide(tiles, largest, out=np.zeros_like(tiles), where=largest > 0)
     coloured = diverging_colours(normalised)
 
-    cell_width, cell_height = WEIGHT_CELL
-    size = (2 * MARGIN + columns * cell_width, GRID_HEADER + grid_rows(n, columns) * cell_height + MARGIN)
-    canvas = Canvas(size)
-    canvas.text((MARGIN, MARGIN), f"First-layer weights: hidden units 1 to {n} of {n_hidden}", TITLE_SIZE)
-    key_y = MARGIN + 52
+    canvas = grid_canvas(n, WEIGHT_CELL, columns, f"First-layer weights: hidden units 1 to {n} of {n_hidden}")
+    key_y = GRID_KEY_Y
     key_width, key_height = COLOUR_KEY_SIZE
     gradient = diverging_colours(np.linspace(-1.0, 1.0, key_width))[None].repeat(key_height, axis=0)
     canvas.text((MARGIN, key_y), "negative", SMALL_SIZE, MUTED, "lm")
@@ -423,11 +298,8 @@ def draw_first_layer_weights(weights, n_units=N_WEIGHT_UNITS, columns=GRID_COLUM
 
     side = IMAGE_SIDE * DIGIT_SCALE
     for index in range(n):
-        row, column = divmod(index, columns)
-        x = MARGIN + column * cell_width + (cell_width - side) // 2
-        y = GRID_HEADER + row * cell_height
-        big = coloured[index].repeat(DIGIT_SCALE, axis=0).repeat(DIGIT_SCALE, axis=1)
-        canvas.paste(Image.fromarray(big, "RGB"), (x, y))
+        x, y = grid_cell(index, WEIGHT_CELL, columns)
+        canvas.paste(Image.fromarray(enlarge(coloured[index]), "RGB"), (x + (WEIGHT_CELL[0] - side) // 2, y))
     return canvas.finish()
 
 

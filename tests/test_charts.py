@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from model import IMAGE_SIDE, N_CLASSES, N_PIXELS
+from model.canvas import WHITE
 from model.charts import (
     CONFUSION_CELL,
     CONFUSION_LEFT,
@@ -14,14 +15,12 @@ from model.charts import (
     LEARNING_CURVES_SIZE,
     NEGATIVE_COLOUR,
     POSITIVE_COLOUR,
-    WHITE,
     digit_picture,
     diverging_colours,
     draw_confusion_matrix,
     draw_first_layer_weights,
     draw_learning_curves,
     draw_misclassified,
-    nice_ticks,
 )
 
 HISTORY = [
@@ -29,20 +28,6 @@ HISTORY = [
      "val_loss": 1.1 / epoch, "val_accuracy": 1 - 0.35 / epoch}
     for epoch in (1, 2, 3)
 ]
-
-
-@pytest.mark.parametrize(
-    ("low", "high", "expected"),
-    [
-        (0.873, 0.991, [0.85, 0.9, 0.95, 1.0]),
-        (0.02, 0.74, [0.0, 0.2, 0.4, 0.6, 0.8]),
-        (1, 30, [0, 10, 20, 30]),
-        (3, 3, [2, 3, 4]),
-    ],
-)
-def test_nice_ticks_are_round_numbers_that_cover_the_data(low, high, expected):
-    integer = isinstance(low, int)
-    np.testing.assert_allclose(nice_ticks(low, high, integer=integer), expected)
 
 
 def test_diverging_colours_go_from_blue_through_white_to_red():
