@@ -114,7 +114,7 @@ def make_optimizer(name, parameters, momentum=DEFAULT_MOMENTUM):
 
 
 def learning_rate_at(schedule, initial_rate, progress):
-    """Return the learning rate of `schedule` (one of LR_SCHEDULES) after the fraction `progress` in [0, 1] of all steps."""
+    """Return the rate of `schedule` (one of LR_SCHEDULES) after the fraction `progress` in [0, 1] of all steps."""
     if schedule == "cosine":
         return initial_rate * 0.5 * (1 + math.cos(math.pi * progress))
     if schedule == "step":

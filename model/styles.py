@@ -129,7 +129,7 @@ def centre_of_mass(images):
 
 
 def centre_of_mass_shift(images):
-    """Return the whole-pixel (rows, columns) shift, shape (2, n), that puts each image's centre of mass at MNIST's centre."""
+    """Return the whole-pixel (rows, columns) shift, shape (2, n), that puts each centre of mass at MNIST_CENTRE."""
     return np.rint(MNIST_CENTRE - centre_of_mass(images).T).astype(np.intp)
 
 
