@@ -44,9 +44,6 @@ DEFAULT_DATA_DIR = PROJECT_ROOT.parent / "shared" / "mnist"
 """The four MNIST files, beside the project (never copied into it)."""
 
 
-# The report ------------------------------------------------------------------
-
-
 def build_report(network, labels, scores, shown_errors, evaluated_at, n_available=None):
     """Return the report as a JSON-ready dict (every number, no pictures).
 
