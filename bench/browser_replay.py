@@ -2,7 +2,7 @@
 
 Each UNIPEN sample is drawn on the page's canvas with the mouse, one move
 per recorded point, and the digit the page shows is compared with the
-label. The same samples also go the rendered-PNG route (tests.drawing, as
+label. The same samples also go the rendered-PNG route (bench.support.drawing, as
 bench.realworld does), at the page's own stroke width, so one run tells
 whether the page's drawing and the benchmark's drawing get the same
 answers from the server.
@@ -31,9 +31,10 @@ from bench.realworld import (
     percent,
     select_samples,
 )
-from tests.drawing import CANVAS_SIDE, DEFAULT_LINE_WIDTH, draw_png, load_handwriting
-from tests.chromium import CHROMIUM_PATH, NUDGE_POINTS, launch_chromium
-from tests.server import server_url
+from bench.support.chromium import CHROMIUM_PATH, NUDGE_POINTS, PAD_SELECTOR, draw_on_page, launch_chromium
+from bench.support.drawing import draw_png
+from bench.support.server import server_url
+from model.handwriting import PEN_WIDTH, load_handwriting
 
 VIEWPORT = {"width": 1280, "height": 900}
 
@@ -117,23 +118,8 @@ def page_stroke_width(page):
     """Return the page's stroke width in logical pixels and where it was read from."""
     width = page.evaluate(STROKE_WIDTH_SCRIPT)
     if width is None or not np.isfinite(width) or width <= 0:
-        return DEFAULT_LINE_WIDTH, f"the page does not expose it; assuming {DEFAULT_LINE_WIDTH}"
+        return PEN_WIDTH, f"the page does not expose it; assuming {PEN_WIDTH}"
     return width, "read from the page"
-
-
-def draw_on_page(page, strokes):
-    """Draw each stroke with the mouse: down at its first point, one move per point, up."""
-    box = page.locator("canvas").bounding_box()
-    if box is None:
-        raise ReplayFailure("the canvas is not displayed")
-    scale = box["width"] / CANVAS_SIDE
-    for stroke in strokes:
-        points = [(box["x"] + x * scale, box["y"] + y * scale) for x, y in stroke]
-        page.mouse.move(*points[0])
-        page.mouse.down()
-        for point in points[1:]:
-            page.mouse.move(*point)
-        page.mouse.up()
 
 
 def text_of(page, selector):
@@ -235,7 +221,7 @@ def replay_all(base_url, samples, indices, client):
             page.on("pageerror", lambda error: console_errors.append(str(error)))
             watcher = PredictWatcher(page)
             page.goto(base_url + "/", wait_until="load")
-            page.locator("canvas").scroll_into_view_if_needed()
+            page.locator(PAD_SELECTOR).scroll_into_view_if_needed()
             width, width_source = page_stroke_width(page)
             print(f"Page stroke width: {width} ({width_source})", flush=True)
             started = time.monotonic()
@@ -265,7 +251,7 @@ def replay_one(page, watcher, client, samples, index, width):
     }
     try:
         shown = replay(page, watcher, sample)
-    except (ReplayFailure, PlaywrightError) as error:
+    except (ReplayFailure, LookupError, PlaywrightError) as error:
         record["failure"] = str(error).splitlines()[0]
         return record
     record["page_digit"] = shown["page_digit"]

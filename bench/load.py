@@ -53,8 +53,9 @@ from bench.loadgen import (
     wait_for_workers,
 )
 from model import N_CLASSES
-from tests.drawing import CANVAS_SIDE, OPAQUE, STYLES, png_of
-from tests.server import PROJECT_ROOT, ProcfileServer
+from bench.support.drawing import CANVAS_SIZE, STYLES, png_of
+from bench.support.server import PROJECT_ROOT, ProcfileServer
+from model.handwriting import FULL_INK
 
 DEFAULT_SECONDS = 30
 DEFAULT_LEVELS = (1, 8, 32, 64)
@@ -105,10 +106,9 @@ def valid_requests(rng):
 
 def blank_requests():
     """Return 10 requests carrying empty canvases, which have no ink to recognise."""
-    side = (CANVAS_SIDE, CANVAS_SIDE)
-    transparent = png_of(Image.new("RGBA", side, (0, 0, 0, 0)))
-    white = png_of(Image.new("RGB", side, (OPAQUE, OPAQUE, OPAQUE)))
-    black = png_of(Image.new("L", side, 0))
+    transparent = png_of(Image.new("RGBA", CANVAS_SIZE, (0, 0, 0, 0)))
+    white = png_of(Image.new("RGB", CANVAS_SIZE, (FULL_INK, FULL_INK, FULL_INK)))
+    black = png_of(Image.new("L", CANVAS_SIZE, 0))
     requests = [Request("blank", multipart_request("/predict", transparent), UNPROCESSABLE, True)] * 6
     requests += [Request("blank", raw_png_request(white), UNPROCESSABLE)] * 2
     requests += [Request("blank", json_request(json.dumps({"image": data_url(black)})), UNPROCESSABLE)] * 2

@@ -30,7 +30,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tests.drawing import CANVAS_SIDE, DEFAULT_LINE_WIDTH, draw_png
+from bench.support.drawing import draw_png
+from model.handwriting import CANVAS_HEIGHT, PEN_WIDTH
 
 # ---- Drawings -------------------------------------------------------------
 
@@ -79,12 +80,12 @@ def vary_strokes(strokes, rng, scale=(0.55, 1.1), max_rotation_deg=12):
     low = np.concatenate(moved).min(axis=0)
     high = np.concatenate(moved).max(axis=0)
     lowest = CANVAS_MARGIN - low
-    highest = CANVAS_SIDE - CANVAS_MARGIN - high
+    highest = CANVAS_HEIGHT - CANVAS_MARGIN - high
     offset = rng.uniform(lowest, np.maximum(lowest, highest))
     return [(stroke + offset).tolist() for stroke in moved]
 
 
-def digit_png(digit, style="transparent", line_width=DEFAULT_LINE_WIDTH, rng=None):
+def digit_png(digit, style="transparent", line_width=PEN_WIDTH, rng=None):
     """Return a 280×280 canvas PNG of `digit`, varied at random when `rng` is given."""
     strokes = DIGIT_STROKES[digit]
     if rng is not None:

@@ -81,7 +81,7 @@ from model.preprocess import (
     ink_intensity,
     thicken_thin_strokes,
 )
-from tests.server import PROJECT_ROOT, ProcfileServer
+from bench.support.server import PROJECT_ROOT, ProcfileServer
 
 DEFAULT_SECONDS = 10
 DEFAULT_ROUNDS = 3

@@ -5,7 +5,7 @@ import io
 import pytest
 
 from app import create_app
-from tests.server import PROJECT_ROOT, ProcfileServer, ServerStartError
+from bench.support.server import PROJECT_ROOT, ProcfileServer, ServerStartError
 
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
 MNIST_DIR = SHARED_DIR / "mnist"

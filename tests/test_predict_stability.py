@@ -24,7 +24,9 @@ from model.preprocess import (
     ink_intensity,
     thicken_thin_strokes,
 )
-from tests.drawing import CANVAS_SIDE, encode_style, png_of, render_strokes
+from bench.support.drawing import encode_style, png_of
+from model.handwriting import CANVAS_HEIGHT as CANVAS_SIDE
+from model.handwriting import render_strokes
 
 TOLERANCE = 1e-5
 """Rounding to 6 decimals and float32 arithmetic stay well inside this."""
