@@ -62,6 +62,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import venv
 from pathlib import Path
 from typing import NamedTuple
@@ -73,7 +74,7 @@ from PIL import Image
 from threadpoolctl import threadpool_limits
 
 from app import create_app
-from app.api import MODEL_KEY, get_model_version, prediction_body
+from app.api import MODEL_KEY, PREVIEW_FLAG_VALUES, reading_body
 from bench.bare_app import BARE_APP_SPEC, BARE_PATH
 from bench.loadgen import (
     BOUNDARY_TEMPLATE,
@@ -98,8 +99,9 @@ from bench.loadgen import (
 from bench.page_request import capture_page_request, image_of, replay_request, templated
 from bench.support.chromium import CHROMIUM_PATH
 from bench.support.server import PROJECT_ROOT, ProcfileServer
-from model import N_PIXELS
-from model.preprocess import DIGIT_FIELD_STEPS, ink_from_bytes
+from model.preprocess import DIGIT_FIELD_STEPS, crop_box, ink_from_bytes
+from model.recognise import DigitReading
+from model.segment import find_digits
 
 DEFAULT_SECONDS = 10
 DEFAULT_ROUNDS = 3
@@ -148,8 +150,8 @@ import app
 imported = time.perf_counter()
 application = app.create_app()
 created = time.perf_counter()
-from model.network import Network
-Network.load(application.config["MODEL_PATH"])
+import model
+model.load(application.config["MODEL_PATH"])
 loaded = time.perf_counter()
 print(json.dumps({"import_s": imported - started, "create_app_s": created - imported,
                   "model_load_s": loaded - created}))
@@ -196,28 +198,46 @@ INK = "ink_from_bytes"
 ALL_STAGES = "all stages (sum per run)"
 
 
-def pipeline_steps(app):
+def pipeline_steps(app, with_preview):
     """Return the steps of /predict as (name, function of the previous step's output), bytes first.
 
     Preprocessing is model.preprocess's own definition: `ink_from_bytes`,
-    then each of `DIGIT_FIELD_STEPS` in order; then the network and the
-    JSON answer.
+    then each of `DIGIT_FIELD_STEPS` in order. /predict also segments the
+    ink (find_digits, to flag several digits), a step that passes the ink
+    on unchanged here; then come the network and the JSON answer.
     """
     model = app.extensions[MODEL_KEY]
-    with app.app_context():
-        version = get_model_version()
+    max_digits = app.config["MAX_DIGITS"]
+    box = None
 
-    def answer_json(probabilities):
+    def segment(ink):
+        nonlocal box
+        box = crop_box(ink)
+        find_digits(ink, model.predict_proba, max_digits)
+        return ink
+
+    def forward(field):
+        prediction = model.recognise(field[np.newaxis])
+        return DigitReading(box, field, prediction.probabilities[0], bool(prediction.is_digit[0]))
+
+    def answer_json(reading):
         with app.app_context():
-            return jsonify(prediction_body(probabilities, version)).get_data()
+            return jsonify({**reading_body(reading, with_preview), "model": model.version}).get_data()
 
     field_steps = [(f"  {number}. {step.__name__}", step) for number, step in enumerate(DIGIT_FIELD_STEPS, start=1)]
     return [
         (INK, ink_from_bytes),
+        ("find_digits (several digits?)", segment),
         *field_steps,
-        ("forward pass (one image)", lambda field: model.predict_proba(field.reshape(1, N_PIXELS))[0]),
+        ("forward pass (one field)", forward),
         ("JSON (answer dict + jsonify)", answer_json),
     ]
+
+
+def asks_preview(target):
+    """Return whether a request target ("/predict?preview=1") asks for the network's input in the answer."""
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(target).query)
+    return query.get("preview", [""])[0].lower() in PREVIEW_FLAG_VALUES
 
 
 def time_pipeline(steps, data, seconds, min_runs=MIN_STAGE_RUNS):
@@ -290,15 +310,16 @@ def form_poster(client, path, png):
 
 def in_process_stages(app, captured, canvas_png, seconds):
     """Time each stage for the page's image in the chain and alone, then whole requests; return {name: figures}."""
-    steps = pipeline_steps(app)
+    steps = pipeline_steps(app, asks_preview(captured.target))
     data = image_of(captured)
     in_chain = time_pipeline(steps, data, seconds)
     alone = time_alone(steps, data, seconds)
     names = [name for name, _ in steps]
-    grouped = names[1 : 1 + len(DIGIT_FIELD_STEPS)]
+    first = names.index(f"  1. {DIGIT_FIELD_STEPS[0].__name__}")
+    grouped = names[first : first + len(DIGIT_FIELD_STEPS)]
     in_chain[DIGIT_FIELD] = tuple(sum(in_chain[name][i] for name in grouped) for i in range(2))
     in_chain[ALL_STAGES] = tuple(sum(in_chain[name][i] for name in names) for i in range(2))
-    order = [INK, DIGIT_FIELD, *grouped, *names[1 + len(DIGIT_FIELD_STEPS) :], ALL_STAGES]
+    order = [*names[:first], DIGIT_FIELD, *grouped, *names[first + len(DIGIT_FIELD_STEPS) :], ALL_STAGES]
 
     client = app.test_client()
     extra = {
@@ -869,7 +890,7 @@ def main(argv=None):
     print(format_table(("step", "seconds"), [
         ("import app (Flask, NumPy, SciPy, Pillow)", f"{startup['import_s']:.3f}"),
         ("create_app() with the model load", f"{startup['create_app_s']:.3f}"),
-        ("  Network.load alone", f"{startup['model_load_s']:.3f}"),
+        ("  model.load alone", f"{startup['model_load_s']:.3f}"),
         *[(f"gunicorn start → first answer ({served.name})", f"{served.first_answer_s:.3f}") for served in started],
     ]))
     ratios = throughput_ratios(results, round_runs, args.concurrency)
