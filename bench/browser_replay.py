@@ -24,6 +24,7 @@ from PIL import Image
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
+from bench.page_request import PageCapture
 from bench.realworld import (
     DEFAULT_DATA_PATH,
     DEFAULT_SEED,
@@ -56,9 +57,6 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_END = b"IEND\xaeB`\x82"
 """A PNG starts with its signature and ends with the IEND chunk (type and CRC)."""
 
-PREDICT_ROUTE = "**/predict*"
-"""URL pattern of the page's prediction requests (it adds ?preview=1)."""
-
 N_LISTED = 20
 """How many failures and disagreements are listed by name."""
 
@@ -75,43 +73,6 @@ STROKE_WIDTH_SCRIPT = """() => {
 
 class ReplayFailure(Exception):
     """The page did not show an answer for the replayed drawing; the message says what it did."""
-
-
-class PredictWatcher:
-    """Record the page's POST /predict requests, in the order it sends them, and their bodies.
-
-    The bodies are read by routing /predict through Playwright: a request's
-    own post_data_buffer leaves out the Blob of a multipart upload.
-    """
-
-    def __init__(self, page):
-        self.issued = []
-        self.finished = set()
-        self.bodies = {}
-        page.on("request", self._on_request)
-        page.on("requestfinished", self._on_finished)
-        page.on("requestfailed", self._on_finished)
-        page.route(PREDICT_ROUTE, self._on_route)
-
-    @staticmethod
-    def _is_predict(request):
-        return request.method == "POST" and "/predict" in request.url
-
-    def _on_request(self, request):
-        if self._is_predict(request):
-            self.issued.append(request)
-
-    def _on_finished(self, request):
-        if self._is_predict(request):
-            self.finished.add(request)
-
-    def _on_route(self, route):
-        if self._is_predict(route.request):
-            self.bodies[route.request] = route.request.post_data_buffer
-        route.continue_()
-
-    def in_flight(self):
-        return sum(request not in self.finished for request in self.issued)
 
 
 def page_stroke_width(page):
@@ -183,8 +144,14 @@ def ink_mask(png):
 
 
 def ink_overlap(page_png, our_png):
-    """Return the intersection over union of the ink in the page's PNG and in ours."""
+    """Return the intersection over union of the ink in the page's PNG and in ours.
+
+    None when the page's image has another size than ours (a page that
+    crops its drawing to the ink): the two are not aligned here.
+    """
     page_ink, our_ink = ink_mask(page_png), ink_mask(our_png)
+    if page_ink.shape != our_ink.shape:
+        return None
     union = (page_ink | our_ink).sum()
     return float((page_ink & our_ink).sum() / union) if union else float("nan")
 
@@ -219,7 +186,7 @@ def replay_all(base_url, samples, indices, client):
             page = browser.new_context(viewport=VIEWPORT).new_page()
             page.on("console", lambda message: record_console_error(message, console_errors))
             page.on("pageerror", lambda error: console_errors.append(str(error)))
-            watcher = PredictWatcher(page)
+            watcher = PageCapture(page)
             page.goto(base_url + "/", wait_until="load")
             page.locator(PAD_SELECTOR).scroll_into_view_if_needed()
             width, width_source = page_stroke_width(page)
