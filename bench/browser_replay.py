@@ -32,7 +32,7 @@ from bench.realworld import (
     percent,
     select_samples,
 )
-from bench.support.chromium import CHROMIUM_PATH, NUDGE_POINTS, PAD_SELECTOR, draw_on_page, launch_chromium
+from bench.support.chromium import CHROMIUM_PATH, PAD_SELECTOR, draw_on_page, launch_chromium, nudging
 from bench.support.drawing import draw_png
 from bench.support.server import server_url
 from model.handwriting import PEN_WIDTH, load_handwriting
@@ -43,9 +43,6 @@ DEFAULT_LIMIT = 300
 
 SAMPLE_DEADLINE_S = 10
 """How long a drawing may take to be answered before the sample counts as a failure."""
-
-NUDGE_INTERVAL_MS = 50
-"""How often the page is nudged while waiting for its answer."""
 
 STABLE_MS = 200
 """The answer counts as final once #digit has not changed for this long with nothing in flight."""
@@ -99,15 +96,10 @@ def wait_for_answer(page, watcher, first_after_strokes, deadline_s=SAMPLE_DEADLI
 
     Headless Chromium may hold canvas.toBlob callbacks until the next input
     event, so the page would never send its drawing while the test sits
-    still. The mouse is moved over the page margin, outside the canvas and
-    with no button pressed, every NUDGE_INTERVAL_MS to release them.
+    still: the wait nudges the page (bench.support.chromium.nudging).
     """
-    deadline = time.monotonic() + deadline_s
-    last_seen, stable_since, nudges = None, time.monotonic(), 0
-    while time.monotonic() < deadline:
-        page.mouse.move(*NUDGE_POINTS[nudges % len(NUDGE_POINTS)])
-        nudges += 1
-        page.wait_for_timeout(NUDGE_INTERVAL_MS)
+    last_seen, stable_since = None, time.monotonic()
+    for _ in nudging(page, deadline_s):
         sent = len(watcher.issued) - first_after_strokes
         activity = page.locator("#result").get_attribute("data-requests")
         quiet = sent > 0 and watcher.in_flight() == 0 and activity in (None, "idle")

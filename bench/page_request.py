@@ -18,15 +18,12 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request as WerkzeugRequest
 
 from bench.loadgen import BOUNDARY_TEMPLATE, IMAGE_FIELD, Request, http_request
-from bench.support.chromium import NUDGE_POINTS, PAD_SELECTOR, draw_on_page, launch_chromium
+from bench.support.chromium import PAD_SELECTOR, draw_on_page, launch_chromium, nudging
 
 VIEWPORT = {"width": 1280, "height": 900}
 
 ANSWER_DEADLINE_S = 15
 """How long the page may take to send its drawing and get the answer."""
-
-NUDGE_INTERVAL_MS = 50
-"""How often the page is nudged while waiting (headless Chromium may hold toBlob callbacks)."""
 
 STABLE_S = 0.3
 """The last request counts as final once nothing new has been sent for this long with nothing in flight."""
@@ -88,12 +85,8 @@ class PageCapture:
 
 def wait_for_last_request(page, capture, issued_before, deadline_s=ANSWER_DEADLINE_S):
     """Return the last POST the page sent after the drawing, once it is answered and nothing follows it."""
-    deadline = time.monotonic() + deadline_s
-    last_count, stable_since, nudges = None, time.monotonic(), 0
-    while time.monotonic() < deadline:
-        page.mouse.move(*NUDGE_POINTS[nudges % len(NUDGE_POINTS)])
-        nudges += 1
-        page.wait_for_timeout(NUDGE_INTERVAL_MS)
+    last_count, stable_since = None, time.monotonic()
+    for _ in nudging(page, deadline_s):
         count = len(capture.issued)
         if count != last_count:
             last_count, stable_since = count, time.monotonic()

@@ -1,6 +1,7 @@
 """Debian's Chromium, headless, as the browser tests and the benchmarks start it, and the page's pen in it."""
 
 import os
+import time
 from pathlib import Path
 
 from model.handwriting import CANVAS_HEIGHT
@@ -27,6 +28,26 @@ Headless Chromium may hold a `canvas.toBlob` callback until the next input
 event; moving the mouse between these points, with no button pressed,
 releases it without drawing anything.
 """
+
+
+NUDGE_INTERVAL_MS = 50
+"""How often `nudging` moves the mouse while a benchmark waits for the page."""
+
+
+def nudging(page, seconds, interval_ms=NUDGE_INTERVAL_MS):
+    """Yield every `interval_ms` for `seconds`, moving the mouse between NUDGE_POINTS before each.
+
+    A loop that waits for the page iterates over this, so that a held
+    `canvas.toBlob` callback is released as a person's stream of input
+    events would release it.
+    """
+    deadline = time.monotonic() + seconds
+    count = 0
+    while time.monotonic() < deadline:
+        page.mouse.move(*NUDGE_POINTS[count % len(NUDGE_POINTS)])
+        count += 1
+        page.wait_for_timeout(interval_ms)
+        yield
 
 
 def launch_chromium(playwright):
