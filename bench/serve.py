@@ -43,65 +43,65 @@ baseline; a 4-digit number under 3× a digit's server time) are marked met
 or missed; the exit status is 0 either way. Figures from a machine that is
 busy with something else are noisy: the header shows the load average.
 ``--profile N`` adds a cProfile of N in-process page requests. Needs
-threadpoolctl (bench/requirements.txt) and Chromium.
+threadpoolctl (bench/requirements.txt) and Chromium. The in-process
+timings are bench.stages's, memory and install size bench.footprint's.
 """
 
 import argparse
 import contextlib
-import cProfile
 import importlib.metadata
-import io
 import json
 import os
 import platform
-import pstats
 import runpy
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.parse
-import venv
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
-from flask import jsonify
-from packaging.requirements import Requirement
-from PIL import Image
 from threadpoolctl import threadpool_limits
 
 from app import create_app
-from app.api import MODEL_KEY, PREVIEW_FLAG_VALUES, reading_body
 from bench.bare_app import BARE_APP_SPEC, BARE_PATH
+from bench.footprint import (
+    install_size_from_metadata,
+    install_size_from_venv,
+    memory_summary,
+    mib,
+    print_install_size,
+    print_memory,
+)
 from bench.loadgen import (
-    BOUNDARY_TEMPLATE,
     DIGIT_STROKES,
-    MIB,
     PERCENTILES,
     Request,
     child_pids,
     combined,
     digit_png,
     format_table,
-    fresh_boundary,
-    multipart_body,
     multipart_request,
-    number_png,
     parse_levels,
     process_memory,
     run_level,
     seconds_to_first_answer,
     wait_for_workers,
 )
-from bench.page_request import capture_page_request, image_of, replay_request, templated
+from bench.page_request import capture_page_request, image_of, replay_request
+from bench.stages import (
+    BENCH_DIGIT,
+    BENCH_NUMBER,
+    DIGIT_PATH,
+    decode_comparison,
+    in_process_stages,
+    number_comparison,
+    print_stages,
+    profile_predict,
+)
 from bench.support.chromium import CHROMIUM_PATH
 from bench.support.server import PROJECT_ROOT, ProcfileServer
-from model.preprocess import DIGIT_FIELD_STEPS, crop_box, ink_from_bytes
-from model.recognise import DigitReading
-from model.segment import find_digits
 
 DEFAULT_SECONDS = 10
 DEFAULT_ROUNDS = 3
@@ -111,20 +111,6 @@ DEFAULT_WARMUP_S = 2.0
 DEFAULT_LEVELS = (1, 8, 32)
 DEFAULT_MEMORY_REQUESTS = 10_000
 STARTUP_REPEATS = 3
-MIN_STAGE_RUNS = 20
-
-BENCH_DIGIT = 5
-"""The digit drawn on the page and on the canvas PNG: strokes and a curve."""
-
-BENCH_NUMBER = "4271"
-"""The 4-digit number timed through /predict/number."""
-
-NUMBER_PATH = "/predict/number"
-DIGIT_PATH = "/predict"
-
-DYNO_MEMORY = 512 * MIB
-"""Memory of a Heroku basic dyno (Heroku's "512 MB" are MiB)."""
-
 TARGET_RATIO = 0.35
 TARGET_RATIO_LEVELS = (8,)
 TARGET_P99_MS = 50
@@ -157,296 +143,6 @@ print(json.dumps({"import_s": imported - started, "create_app_s": created - impo
                   "model_load_s": loaded - created}))
 """
 """Run in a fresh interpreter: the imports are part of what a new worker pays."""
-
-
-# ---- In process -----------------------------------------------------------
-
-
-def time_calls(function, seconds, min_runs=MIN_STAGE_RUNS):
-    """Call `function` for `seconds` (and at least `min_runs` times).
-
-    Returns (wall times, CPU times of this thread), in seconds: on a shared
-    machine the CPU time is the steadier figure, the wall time what a
-    request waits.
-    """
-    wall, cpu = [], []
-    deadline = time.perf_counter() + seconds
-    while len(wall) < min_runs or time.perf_counter() < deadline:
-        started, started_cpu = time.perf_counter_ns(), time.thread_time_ns()
-        function()
-        wall.append(time.perf_counter_ns() - started)
-        cpu.append(time.thread_time_ns() - started_cpu)
-    return np.array(wall) / 1e9, np.array(cpu) / 1e9
-
-
-def time_alternating(functions, seconds, rounds=DEFAULT_ROUNDS):
-    """Time each of {name: function} for `seconds` in all, taking turns in `rounds` rounds.
-
-    Returns {name: (wall times, CPU times)}, the rounds put together.
-    """
-    times = {name: ([], []) for name in functions}
-    for _ in range(rounds):
-        for name, function in functions.items():
-            wall, cpu = time_calls(function, seconds / rounds, max(MIN_STAGE_RUNS // rounds, 1))
-            times[name][0].append(wall)
-            times[name][1].append(cpu)
-    return {name: (np.concatenate(wall), np.concatenate(cpu)) for name, (wall, cpu) in times.items()}
-
-
-DIGIT_FIELD = "digit_field (its steps together)"
-INK = "ink_from_bytes"
-ALL_STAGES = "all stages (sum per run)"
-
-
-def pipeline_steps(app, with_preview):
-    """Return the steps of /predict as (name, function of the previous step's output), bytes first.
-
-    Preprocessing is model.preprocess's own definition: `ink_from_bytes`,
-    then each of `DIGIT_FIELD_STEPS` in order. /predict also segments the
-    ink (find_digits, to flag several digits), a step that passes the ink
-    on unchanged here; then come the network and the JSON answer.
-    """
-    model = app.extensions[MODEL_KEY]
-    max_digits = app.config["MAX_DIGITS"]
-    box = None
-
-    def segment(ink):
-        nonlocal box
-        box = crop_box(ink)
-        find_digits(ink, model.predict_proba, max_digits)
-        return ink
-
-    def forward(field):
-        prediction = model.recognise(field[np.newaxis])
-        return DigitReading(box, field, prediction.probabilities[0], bool(prediction.is_digit[0]))
-
-    def answer_json(reading):
-        with app.app_context():
-            return jsonify({**reading_body(reading, with_preview), "model": model.version}).get_data()
-
-    field_steps = [(f"  {number}. {step.__name__}", step) for number, step in enumerate(DIGIT_FIELD_STEPS, start=1)]
-    return [
-        (INK, ink_from_bytes),
-        ("find_digits (several digits?)", segment),
-        *field_steps,
-        ("forward pass (one field)", forward),
-        ("JSON (answer dict + jsonify)", answer_json),
-    ]
-
-
-def asks_preview(target):
-    """Return whether a request target ("/predict?preview=1") asks for the network's input in the answer."""
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(target).query)
-    return query.get("preview", [""])[0].lower() in PREVIEW_FLAG_VALUES
-
-
-def time_pipeline(steps, data, seconds, min_runs=MIN_STAGE_RUNS):
-    """Run the whole chain again and again, timing each step where it runs; return {name: (wall, cpu)}.
-
-    Inside the chain each step finds the caches as a request leaves them:
-    the network's weights, for one, are no longer in cache after decoding,
-    so its time here is several times its time alone.
-    """
-    wall = {name: [] for name, _ in steps}
-    cpu = {name: [] for name, _ in steps}
-    deadline = time.perf_counter() + seconds
-    runs = 0
-    while runs < min_runs or time.perf_counter() < deadline:
-        value = data
-        for name, step in steps:
-            started, started_cpu = time.perf_counter_ns(), time.thread_time_ns()
-            value = step(value)
-            wall[name].append(time.perf_counter_ns() - started)
-            cpu[name].append(time.thread_time_ns() - started_cpu)
-        runs += 1
-    return {name: (np.array(wall[name]) / 1e9, np.array(cpu[name]) / 1e9) for name, _ in steps}
-
-
-def time_alone(steps, data, seconds):
-    """Time each step on its own, over and over on the same input (warm caches)."""
-    inputs, value = [], data
-    for _, step in steps:
-        inputs.append(value)
-        value = step(value)
-    share = seconds / len(steps)
-    return {
-        name: time_calls(lambda step=step, value=value: step(value), share)
-        for (name, step), value in zip(steps, inputs)
-    }
-
-
-def page_poster(client, captured):
-    """Return a function that sends the captured page request through a Flask test client."""
-    headers, body, fresh = templated(captured)
-
-    def post():
-        boundary = fresh_boundary()
-        sent_headers = dict(headers)
-        sent_body = body
-        if fresh:
-            sent_headers["content-type"] = headers["content-type"].replace(BOUNDARY_TEMPLATE.decode(), boundary.decode())
-            sent_body = body.replace(BOUNDARY_TEMPLATE, boundary)
-        response = client.open(captured.target, method=captured.method, headers=sent_headers, data=sent_body)
-        assert response.status_code == captured.status, response.get_data(as_text=True)
-
-    return post
-
-
-def form_poster(client, path, png):
-    """Return a function that posts `png` to `path` as a form through a Flask test client, as curl does."""
-    form_body, form_type = multipart_body(png)
-
-    def post():
-        boundary = fresh_boundary()
-        response = client.post(
-            path,
-            data=form_body.replace(BOUNDARY_TEMPLATE, boundary),
-            content_type=form_type.replace(BOUNDARY_TEMPLATE.decode(), boundary.decode()),
-        )
-        assert response.status_code == 200, response.get_data(as_text=True)
-
-    return post
-
-
-def in_process_stages(app, captured, canvas_png, seconds):
-    """Time each stage for the page's image in the chain and alone, then whole requests; return {name: figures}."""
-    steps = pipeline_steps(app, asks_preview(captured.target))
-    data = image_of(captured)
-    in_chain = time_pipeline(steps, data, seconds)
-    alone = time_alone(steps, data, seconds)
-    names = [name for name, _ in steps]
-    first = names.index(f"  1. {DIGIT_FIELD_STEPS[0].__name__}")
-    grouped = names[first : first + len(DIGIT_FIELD_STEPS)]
-    in_chain[DIGIT_FIELD] = tuple(sum(in_chain[name][i] for name in grouped) for i in range(2))
-    in_chain[ALL_STAGES] = tuple(sum(in_chain[name][i] for name in names) for i in range(2))
-    order = [*names[:first], DIGIT_FIELD, *grouped, *names[first + len(DIGIT_FIELD_STEPS) :], ALL_STAGES]
-
-    client = app.test_client()
-    extra = {
-        f"page's request via test client: {captured.method} {captured.target}": time_calls(
-            page_poster(client, captured), seconds
-        ),
-        f"{DIGIT_PATH} via test client, 280×280 canvas form": time_calls(form_poster(client, DIGIT_PATH, canvas_png), seconds),
-    }
-    figures = {}
-    for name in order:
-        figures[name] = stage_figures(in_chain[name])
-        if name in alone:
-            figures[name]["alone_median_ms"] = float(np.median(alone[name][0]) * 1000)
-    figures.update({name: stage_figures(times) for name, times in extra.items()})
-    return figures
-
-
-def stage_figures(times):
-    wall, cpu = times
-    return {
-        "median_ms": float(np.median(wall) * 1000),
-        "p99_ms": float(np.percentile(wall, 99) * 1000),
-        "cpu_median_ms": float(np.median(cpu) * 1000),
-        "runs": len(wall),
-    }
-
-
-def print_stages(stages, captured, page_image):
-    print(
-        f"\nIn process: the page's image ({image_description(page_image)}, sent as {captured.describe()}), "
-        "BLAS on 1 thread.\nStages timed where they run in the chain; 'alone' repeats one stage on warm caches."
-    )
-    rows = [
-        (
-            name, f"{figures['median_ms']:.3f}", f"{figures['p99_ms']:.3f}", f"{figures['cpu_median_ms']:.3f}",
-            f"{figures['alone_median_ms']:.3f}" if "alone_median_ms" in figures else "", figures["runs"],
-        )
-        for name, figures in stages.items()
-    ]
-    print(format_table(("stage", "median ms", "p99 ms", "CPU median ms", "alone ms", "runs"), rows))
-
-
-def image_description(data):
-    """Return e.g. "PNG 120×140 RGBA, 2,345 bytes"."""
-    with Image.open(io.BytesIO(data)) as image:
-        return f"{image.format} {image.width}×{image.height} {image.mode}, {len(data):,} bytes"
-
-
-def compare_in_process(functions, seconds, rounds):
-    """Time {name: function} in alternating rounds; return {name: figures} and the ratio of the first to the second."""
-    times = time_alternating(functions, seconds, rounds)
-    figures = {name: stage_figures(value) for name, value in times.items()}
-    first, second = (figures[name] for name in functions)
-    figures["ratio_median"] = first["median_ms"] / second["median_ms"]
-    figures["ratio_cpu_median"] = first["cpu_median_ms"] / second["cpu_median_ms"]
-    return figures
-
-
-def print_comparison(title, figures, names):
-    print(f"\n{title}")
-    rows = [
-        (name, f"{figures[name]['median_ms']:.3f}", f"{figures[name]['p99_ms']:.3f}",
-         f"{figures[name]['cpu_median_ms']:.3f}", figures[name]["runs"])
-        for name in names
-    ]
-    rows.append((f"ratio {names[0].split(':')[0]} / {names[1].split(':')[0]}", f"{figures['ratio_median']:.3f}", "",
-                 f"{figures['ratio_cpu_median']:.3f}", ""))
-    print(format_table(("", "median ms", "p99 ms", "CPU median ms", "runs"), rows))
-
-
-def decode_comparison(page_image, canvas_png, seconds, rounds):
-    """Time ink_from_bytes on the page's image and on a full canvas PNG, alternating; return the figures."""
-    names = (f"page: {image_description(page_image)}", f"canvas: {image_description(canvas_png)}")
-    functions = {names[0]: lambda: ink_from_bytes(page_image), names[1]: lambda: ink_from_bytes(canvas_png)}
-    figures = compare_in_process(functions, seconds, rounds)
-    print_comparison("Decoding (ink_from_bytes), in alternating rounds: what the page sends / a 280×280 canvas PNG",
-                     figures, names)
-    return figures
-
-
-def serves(app, path, method="POST"):
-    """Return whether the app has a route for `method` on `path`."""
-    adapter = app.url_map.bind("localhost")
-    return adapter.test(path, method=method)
-
-
-def number_comparison(app, seconds, rounds):
-    """Time a 4-digit number through /predict/number and a digit through /predict; return the figures, or None."""
-    if not serves(app, NUMBER_PATH):
-        print(f"\nA number: the app has no POST {NUMBER_PATH} yet; skipped")
-        return None
-    client = app.test_client()
-    number, digit = number_png(BENCH_NUMBER), digit_png(BENCH_DIGIT)
-    read = client.post(NUMBER_PATH, data=number, content_type="image/png")
-    assert read.status_code == 200, read.get_data(as_text=True)
-
-    def post_number():
-        response = client.post(NUMBER_PATH, data=number, content_type="image/png")
-        assert response.status_code == 200, response.get_data(as_text=True)
-
-    def post_digit():
-        response = client.post(DIGIT_PATH, data=digit, content_type="image/png")
-        assert response.status_code == 200, response.get_data(as_text=True)
-
-    names = (f"number: {NUMBER_PATH}, {BENCH_NUMBER!r} ({image_description(number)})",
-             f"digit: {DIGIT_PATH}, a {BENCH_DIGIT} ({image_description(digit)})")
-    figures = compare_in_process({names[0]: post_number, names[1]: post_digit}, seconds, rounds)
-    figures["number_read"] = read.get_json()["number"]
-    print_comparison(
-        f"A number through the test client (raw image/png), alternating rounds; {BENCH_NUMBER!r} read as "
-        f"{figures['number_read']!r}", figures, names,
-    )
-    return figures
-
-
-def profile_predict(app, captured, n_requests, limit=20):
-    """Print where the in-process page request spends its time, by own time and by cumulative time."""
-    post = page_poster(app.test_client(), captured)
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(n_requests):
-        post()
-    profiler.disable()
-    print(f"\ncProfile of {n_requests} page requests through the test client (profiler overhead included)")
-    stats = pstats.Stats(profiler, stream=sys.stdout)
-    stats.sort_stats("tottime").print_stats(limit)
-    stats.sort_stats("cumulative").print_stats(r"app/|model/|formparser|multipart", limit)
 
 
 # ---- Start-up -------------------------------------------------------------
@@ -616,133 +312,6 @@ def print_http(results, ratios, rounds):
 
 def failures_of(result):
     return result.connection_errors + result.server_errors + sum(result.unexpected.values())
-
-
-# ---- Memory -----------------------------------------------------------------
-
-
-def memory_summary(snapshot, dyno=DYNO_MEMORY):
-    """Add totals and the dyno headroom to a memory snapshot."""
-    processes = [snapshot["master"], *snapshot["workers"]]
-    total_rss = sum(process["rss"] for process in processes)
-    have_pss = all(process["pss"] is not None for process in processes)
-    total_pss = sum(process["pss"] for process in processes) if have_pss else None
-    summary = {**snapshot, "total_rss": total_rss, "total_pss": total_pss}
-    summary["headroom_pss"] = dyno - total_pss if have_pss else None
-    summary["headroom_rss"] = dyno - total_rss
-    uss = [process["uss"] for process in snapshot["workers"]]
-    if have_pss and all(value is not None for value in uss):
-        summary["added_per_worker"] = max(uss)
-    return summary
-
-
-def print_memory(snapshots, n_workers):
-    print(f"\nMemory (MiB): gunicorn master and its {n_workers} workers (the default count), 512 MiB dyno")
-    rows = []
-    for label, snapshot in snapshots.items():
-        processes = [("master", snapshot["master"])] + [
-            (f"worker {i + 1}", worker) for i, worker in enumerate(snapshot["workers"])
-        ]
-        for role, process in processes:
-            rows.append((label, role, process["pid"], mib(process["rss"]), mib(process["pss"]), mib(process["uss"])))
-        rows.append((label, "total", "", mib(snapshot["total_rss"]), mib(snapshot["total_pss"]), ""))
-        rows.append((label, "headroom", "", mib(snapshot["headroom_rss"]), mib(snapshot["headroom_pss"]), ""))
-    print(format_table(("when", "process", "pid", "RSS", "PSS", "USS"), rows))
-    print(
-        "  RSS counts the pages workers share with the master (preload_app) once per process;\n"
-        "  PSS shares them out, so the PSS total is what the dyno really holds; USS is what a\n"
-        "  worker holds alone, roughly what one more worker would add."
-    )
-
-
-def mib(value):
-    return "–" if value is None else f"{value / MIB:.1f}"
-
-
-# ---- Install size -------------------------------------------------------------
-
-
-def requirement_names(path):
-    """Return the names of the packages a requirements file lists."""
-    names = []
-    for line in Path(path).read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line and not line.startswith("-"):
-            names.append(Requirement(line).name)
-    return names
-
-
-def runtime_distributions(names):
-    """Return the installed distributions of `names` and of everything they require, recursively."""
-    seen = {}
-    pending = list(names)
-    while pending:
-        name = pending.pop()
-        key = name.lower().replace("_", "-")
-        if key in seen:
-            continue
-        distribution = importlib.metadata.distribution(name)
-        seen[key] = distribution
-        for text in distribution.requires or []:
-            requirement = Requirement(text)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-                pending.append(requirement.name)
-    return seen
-
-
-def installed_size(distribution):
-    """Return the bytes of the files a distribution's RECORD lists (its .pyc files included)."""
-    total = 0
-    for file in distribution.files or []:
-        path = Path(distribution.locate_file(file))
-        if path.is_file():
-            total += path.stat().st_size
-    return total
-
-
-def install_size_from_metadata(requirements=PROJECT_ROOT / "requirements.txt"):
-    """Measure the run-time packages already installed in this interpreter's environment."""
-    distributions = runtime_distributions(requirement_names(requirements))
-    sizes = {distribution.metadata["Name"]: installed_size(distribution) for distribution in distributions.values()}
-    return {
-        "method": f"importlib.metadata RECORD files of {requirements.name} and its dependencies, in {sys.prefix}",
-        "total_bytes": sum(sizes.values()),
-        "packages": dict(sorted(sizes.items(), key=lambda item: -item[1])),
-    }
-
-
-def directory_size(path):
-    return sum(file.stat().st_size for file in Path(path).rglob("*") if file.is_file() and not file.is_symlink())
-
-
-def install_size_from_venv(requirements=PROJECT_ROOT / "requirements.txt"):
-    """Install the requirements into a temporary venv (pip's configured index) and measure site-packages."""
-    with tempfile.TemporaryDirectory(prefix="bench-venv-") as folder:
-        venv.create(folder, with_pip=True)
-        python = Path(folder) / "bin" / "python"
-        started = time.perf_counter()
-        subprocess.run(
-            [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", requirements],
-            check=True,
-        )
-        seconds = time.perf_counter() - started
-        site_packages = next(Path(folder).glob("lib/python*/site-packages"))
-        pip_size = sum(
-            directory_size(path) for path in site_packages.iterdir() if path.name.lower().startswith(("pip", "setuptools"))
-        )
-        return {
-            "method": "pip install -r requirements.txt into a temporary venv; du of site-packages without pip and setuptools",
-            "total_bytes": directory_size(site_packages) - pip_size,
-            "pip_install_s": seconds,
-        }
-
-
-def print_install_size(size):
-    print(f"\nInstall size of the run-time requirements: {size['total_bytes'] / MIB:.1f} MiB")
-    print(f"  ({size['method']})")
-    if "packages" in size:
-        rows = [(name, f"{value / MIB:.1f}") for name, value in size["packages"].items()]
-        print(format_table(("package", "MiB"), rows))
 
 
 # ---- Main -----------------------------------------------------------------------
