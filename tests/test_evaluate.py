@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench.support.server import PROJECT_ROOT
 from model import IMAGE_SIDE, N_CLASSES, N_PIXELS
 from model.evaluate import main, write_report
 from model.network import Network
 from model.report_files import REPORT_JSON, REPORT_PICTURES
-from tests.server import PROJECT_ROOT
 
 REPORT_FILES = {REPORT_JSON, *REPORT_PICTURES.values()}
 

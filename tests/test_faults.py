@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from tests.drawing import png_of, render_strokes
-from tests.server import PROJECT_ROOT, ServerStartError
+from bench.support.drawing import png_of
+from bench.support.server import PROJECT_ROOT, ServerStartError
+from model.handwriting import render_strokes
 
 SEVEN = [[(80, 60), (200, 60), (120, 230)]]
 

@@ -12,8 +12,8 @@ import pytest
 from app import create_app
 from app.headers import CONTENT_SECURITY_POLICY
 from app.pages import IMAGE_MAX_AGE_S, MODEL_PAGE_KEY, STROKE_WIDTH
+from bench.support.server import PROJECT_ROOT
 from model.report_files import DEFAULT_REPORT_DIR, REPORT_JSON, REPORT_PICTURES
-from tests.server import PROJECT_ROOT
 
 REPORT_PATH = DEFAULT_REPORT_DIR / REPORT_JSON
 HTML = {"Accept": "text/html"}
