@@ -4,14 +4,17 @@ tests/test_api.py covers the common errors (a missing field, text as an
 image, bad base64, wrong content types, several files in the field, a
 blank canvas, an oversized body in-process) and tests/test_preprocess.py
 the decoding steps; this module adds the rest, each with real bytes made
-here. The last tests talk HTTP over a socket to the real gunicorn, for what
-only the server can show: a body over the limit on the wire. (Headers that
-gunicorn refuses itself are in tests/test_faults.py, with the workers.)
+here, and unknown paths (the site's error page for a browser, JSON for a
+program). The last tests talk HTTP over a socket to the real gunicorn, for
+what only the server can show: a body over the limit on the wire, an empty
+request. (Headers that gunicorn refuses itself are in tests/test_faults.py,
+with the workers.)
 """
 
 import base64
 import io
 import json
+import re
 import socket
 import struct
 import threading
@@ -138,6 +141,17 @@ def test_a_form_with_no_parts_has_no_image(client):
     assert_error(post_form(client, b"--BOUNDARY--\r\n"), 400, "missing_image")
 
 
+def test_an_empty_post_without_a_content_type_is_a_missing_image(client):
+    response = client.post("/predict")
+    assert "Content-Type" not in response.request.headers
+    assert_error(response, 400, "missing_image", "empty")
+
+
+def test_a_body_without_a_content_type_is_still_an_unsupported_type(client):
+    response = client.post("/predict", data=png_of(dark_on_light()), content_type="")
+    assert_error(response, 415, "unsupported_media_type", "Content-Type none")
+
+
 # Not an image
 
 
@@ -240,14 +254,38 @@ def test_a_body_shorter_than_its_content_length_is_refused(client):
 # Over the size limit, in every request form
 
 
-def test_a_json_body_over_the_size_limit_is_refused(client, app):
+def limit_named(app):
+    """The body limit as the 413 message states it."""
+    return f"{app.config['MAX_CONTENT_LENGTH']:,} bytes (MAX_UPLOAD_BYTES)"
+
+
+def test_a_raw_body_over_the_size_limit_is_refused_naming_the_limit(client, app):
+    oversized = bytes(app.config["MAX_CONTENT_LENGTH"] + 1)
+    assert_error(post_raw(client, oversized), 413, "payload_too_large", limit_named(app))
+
+
+def test_a_json_body_over_the_size_limit_is_refused_naming_the_limit(client, app):
     oversized = json.dumps({"image": "A" * app.config["MAX_CONTENT_LENGTH"]})
-    assert_error(post_raw(client, oversized, "application/json"), 413, "payload_too_large")
+    assert_error(post_raw(client, oversized, "application/json"), 413, "payload_too_large", limit_named(app))
 
 
-def test_a_form_over_the_size_limit_is_refused(client, app):
+def test_a_form_over_the_size_limit_is_refused_naming_the_limit(client, app):
     body = multipart_body([(b"image", b"a.png", b"image/png", bytes(app.config["MAX_CONTENT_LENGTH"]))])
-    assert_error(post_form(client, body), 413, "payload_too_large")
+    assert_error(post_form(client, body), 413, "payload_too_large", limit_named(app))
+
+
+def test_a_form_with_too_many_parts_is_refused_naming_the_limit(client, app):
+    parts = app.config["MAX_FORM_PARTS"] + 1
+    body = b"".join(b'--BOUNDARY\r\nContent-Disposition: form-data; name="n%d"\r\n\r\nx\r\n' % i
+                    for i in range(parts)) + b"--BOUNDARY--\r\n"
+    assert_error(post_form(client, body), 413, "payload_too_large", f"{app.config['MAX_FORM_PARTS']} parts")
+
+
+def test_a_form_field_over_the_form_memory_limit_is_refused_naming_the_limit(client, app):
+    limit = app.config["MAX_FORM_MEMORY_SIZE"]
+    body = (b'--BOUNDARY\r\nContent-Disposition: form-data; name="note"\r\n\r\n'
+            + b"x" * (limit + 1) + b"\r\n--BOUNDARY--\r\n")
+    assert_error(post_form(client, body), 413, "payload_too_large", f"{limit} bytes")
 
 
 # Animated images: the first frame is read
@@ -344,6 +382,41 @@ def test_a_content_type_in_capitals_with_parameters_is_accepted(client):
 # Multipart forms
 
 
+def form_in_layout(png, preamble=b"", epilogue=b"\r\n", line_break=b"\r\n",
+                   headers=(b'Content-Disposition: form-data; name="image"; filename="digit.png"',
+                            b"Content-Type: image/png")):
+    """Build a one-file form with the boundary "BOUNDARY", in a layout some client might send."""
+    return (preamble + b"--BOUNDARY" + line_break + line_break.join(headers) + line_break * 2 + png
+            + line_break + b"--BOUNDARY--" + epilogue)
+
+
+FORM_LAYOUTS = {
+    "common": {},
+    "preamble": {"preamble": b"This is a preamble.\r\n"},
+    "epilogue_text": {"epilogue": b"\r\nsome epilogue\r\n"},
+    "no_epilogue_line_break": {"epilogue": b""},
+    "bare_lf_line_breaks": {"line_break": b"\n"},
+    "header_names_in_other_case": {"headers": (b'content-disposition: form-data; name="image"; filename="a.png"',
+                                               b"CONTENT-TYPE: image/png")},
+    "folded_header": {"headers": (b"Content-Disposition: form-data;", b' name="image"; filename="a.png"')},
+    "no_content_type": {"headers": (b'Content-Disposition: form-data; name="image"; filename="a.png"',)},
+    "utf8_file_name": {"headers": ('Content-Disposition: form-data; name="image"; filename="sept-\u00e9.png"'.encode(),)},
+    "rfc2231_file_name": {"headers": (b'Content-Disposition: form-data; name="image"; filename="a.png"; '
+                                      b"filename*=UTF-8''d%C3%AFgit.png",)},
+}
+"""Valid one-file forms as browsers, curl, requests and other clients may lay them out."""
+
+
+@pytest.mark.parametrize("layout", FORM_LAYOUTS.values(), ids=FORM_LAYOUTS.keys())
+def test_a_form_in_any_valid_layout_is_read(client, layout):
+    assert_prediction(post_form(client, form_in_layout(png_of(dark_on_light()), **layout)), digit=1)
+
+
+def test_a_form_field_without_a_file_name_is_not_a_file(client):
+    body = form_in_layout(png_of(dark_on_light()), headers=(b'Content-Disposition: form-data; name="image"',))
+    assert_error(post_form(client, body), 400, "missing_image", "no file in the field 'image'")
+
+
 def test_other_files_beside_the_image_field_are_ignored(client):
     png = png_of(dark_on_light())
     body = multipart_body([(b"thumbnail", b"t.png", b"image/png", b"not read"),
@@ -388,6 +461,54 @@ def test_head_on_predict_is_a_405_without_a_body(client):
     assert response.get_data() == b""
 
 
+# Unknown paths: a page for a browser, JSON for a program
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+"""The Accept header Chromium sends when it opens a page."""
+
+ASSET_LINK = re.compile(r'<(?:link|script)\b[^>]*?(?:href|src)="([^"]+)"')
+
+
+def test_a_browser_opening_an_unknown_page_gets_the_sites_error_page(client):
+    response = client.get("/no/such/page", headers={"Accept": BROWSER_ACCEPT})
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert "<title>Page not found</title>" in page
+    assert "There is no page at /no/such/page." in page
+    assert 'class="site-nav"' in page, "the page extends base.html"
+    assert "<script>" not in page and " style=" not in page, "nothing inline for the CSP to block"
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_the_error_page_loads_only_the_sites_own_assets(client):
+    page = client.get("/no/such/page", headers={"Accept": BROWSER_ACCEPT}).get_data(as_text=True)
+    assets = ASSET_LINK.findall(page)
+    assert "/static/style.css" in assets
+    for asset in assets:
+        assert asset.startswith("/static/")
+        with client.get(asset) as response:
+            assert response.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/predict/nope", "/predict/number/nope", "/healthz/nope", "/openapi.json/nope"])
+def test_an_unknown_path_under_the_api_answers_json_even_to_a_browser(client, path):
+    response = client.get(path, headers={"Accept": BROWSER_ACCEPT})
+    assert_error(response, 404, "not_found")
+
+
+def test_a_browser_opening_an_api_endpoint_gets_its_json_error(client):
+    response = client.get("/predict", headers={"Accept": BROWSER_ACCEPT})
+    assert_error(response, 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json", "application/json, text/html;q=0.5"],
+                         ids=["no_accept", "anything", "json", "json_first"])
+def test_a_program_asking_for_an_unknown_path_gets_json(client, accept):
+    headers = {} if accept is None else {"Accept": accept}
+    assert_error(client.get("/no/such/page", headers=headers), 404, "not_found")
+
+
 # Over a socket, against the real gunicorn
 
 
@@ -423,8 +544,16 @@ def status_of(response):
     return int(response.split(b" ", 2)[1])
 
 
-def error_code_of(response):
-    return json.loads(response.partition(b"\r\n\r\n")[2])["error"]["code"]
+def error_of(response):
+    return json.loads(response.partition(b"\r\n\r\n")[2])["error"]
+
+
+@pytest.mark.parametrize("length_header", [b"Content-Length: 0\r\n", b""], ids=["length_0", "no_length"])
+def test_an_empty_post_without_a_content_type_is_a_missing_image_on_the_wire(live_server, length_header):
+    head = b"POST /predict HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" + length_header + b"\r\n"
+    response, _ = send_request(live_server, head)
+    assert status_of(response) == 400
+    assert error_of(response)["code"] == "missing_image"
 
 
 def test_a_body_over_the_limit_gets_413_and_the_connection_closes(live_server, app):
@@ -434,7 +563,8 @@ def test_a_body_over_the_limit_gets_413_and_the_connection_closes(live_server, a
     chunk = bytes(65536)
     response, closed_after = send_request(live_server, head, [chunk] * (size // len(chunk)))
     assert status_of(response) == 413
-    assert error_code_of(response) == "payload_too_large"
+    assert error_of(response)["code"] == "payload_too_large"
+    assert limit_named(app) in error_of(response)["message"]
     assert closed_after < SOCKET_TIMEOUT_S
 
 
@@ -447,7 +577,8 @@ def test_a_chunked_body_over_the_limit_gets_413_not_a_truncated_image(live_serve
     chunks += [b"%x\r\n%s\r\n" % (len(padding), padding)] * (app.config["MAX_CONTENT_LENGTH"] // len(padding) + 1)
     response, _ = send_request(live_server, head, [*chunks, b"0\r\n\r\n"])
     assert status_of(response) == 413
-    assert error_code_of(response) == "payload_too_large"
+    assert error_of(response)["code"] == "payload_too_large"
+    assert limit_named(app) in error_of(response)["message"]
 
 
 def test_a_malformed_chunked_body_is_a_400_not_a_server_error(live_server):
@@ -455,4 +586,4 @@ def test_a_malformed_chunked_body_is_a_400_not_a_server_error(live_server):
             b"Transfer-Encoding: chunked\r\n\r\n")
     response, _ = send_request(live_server, head, [b"zz\r\nnot a chunk size\r\n0\r\n\r\n"])
     assert status_of(response) == 400
-    assert error_code_of(response) == "invalid_body"
+    assert error_of(response)["code"] == "invalid_body"

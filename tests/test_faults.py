@@ -11,6 +11,8 @@ import os
 import runpy
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -21,7 +23,7 @@ import pytest
 
 from app import create_app
 from tests.drawing import png_of, render_strokes
-from tests.server import PROJECT_ROOT, ServerStartError
+from tests.server import PROJECT_ROOT, ServerStartError, free_port
 
 SEVEN = [[(80, 60), (200, 60), (120, 230)]]
 
@@ -183,7 +185,7 @@ def test_the_upload_limit_comes_from_the_environment(small_limits_server):
 def test_the_pixel_limit_comes_from_the_environment(small_limits_server):
     side = 400
     assert side * side > SMALL_IMAGE_PIXELS
-    big = render_strokes(SEVEN, side=side)
+    big = render_strokes(SEVEN, size=(side, side))
     status, body = post(small_limits_server.base_url, png_of(big))
     assert status == 422
     assert body["error"]["code"] == "too_many_pixels"
@@ -315,3 +317,37 @@ def test_each_request_is_one_access_log_line_without_image_data(small_limits_ser
     assert '"POST /predict?' in lines[0] and " 200 " in lines[0]
     assert f"request_id={marker}" in lines[0]
     assert encoded[:40] not in log and encoded[-40:] not in log
+
+
+def dev_server_log(paths):
+    """Run `flask run` (Werkzeug's development server), request `paths`, and return what it logged."""
+    port = free_port()
+    command = [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port)]
+    server = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + ANSWER_BOUND_S
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline and server.poll() is None, "flask run did not start"
+                time.sleep(0.1)
+        for path in paths:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=ANSWER_BOUND_S).close()
+            except urllib.error.HTTPError as error:
+                error.close()
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=ANSWER_BOUND_S)
+    return output.decode()
+
+
+def test_the_development_servers_log_is_plain_lines_without_colour_codes():
+    log = dev_server_log(["/no/such/page"])
+    assert "\x1b[" not in log, log
+    assert "INFO werkzeug:" not in log, log
+    lines = log.splitlines()
+    assert any(line.startswith("WARNING: This is a development server.") for line in lines), log
+    assert any(line.endswith('"GET /no/such/page HTTP/1.1" 404 -') for line in lines), log
