@@ -4,8 +4,8 @@ from pathlib import Path
 
 from flask import Flask
 
+import model
 from model.evaluate import DEFAULT_REPORT_DIR
-from model.network import Network
 
 from . import api, errors, headers, pages
 from .config import config_from_env
@@ -33,7 +33,7 @@ def create_app(test_config=None):
         app.config.from_mapping(test_config)
 
     configure_logging()
-    app.extensions[api.MODEL_KEY] = Network.load(app.config["MODEL_PATH"])
+    app.extensions[api.MODEL_KEY] = model.load(app.config["MODEL_PATH"])
     app.config.setdefault("REPORT_DIR", str(DEFAULT_REPORT_DIR))
     app.extensions[pages.MODEL_PAGE_KEY] = pages.describe_model(
         app.extensions[api.MODEL_KEY], app.config["MODEL_PATH"], app.config["REPORT_DIR"]
