@@ -66,9 +66,13 @@ def small_limits_server(start_server):
     }))
 
 
-def post(base_url, data, content_type="image/png"):
-    """POST to /predict; return (status, JSON body). Fails the test if no answer comes in time."""
-    request = urllib.request.Request(f"{base_url}/predict", data=data, method="POST",
+IMAGE_ENDPOINTS = ("/predict", "/predict/number")
+"""Both read an upload with the same limits and deadline."""
+
+
+def post(base_url, data, content_type="image/png", endpoint="/predict"):
+    """POST to `endpoint`; return (status, JSON body). Fails the test if no answer comes in time."""
+    request = urllib.request.Request(f"{base_url}{endpoint}", data=data, method="POST",
                                      headers={"Content-Type": content_type})
     try:
         with urllib.request.urlopen(request, timeout=ANSWER_BOUND_S) as response:
@@ -161,10 +165,11 @@ def test_slow_clients_do_not_starve_the_others(start_server, seven_png):
             connection.close()
 
 
-def test_a_body_slower_than_the_upload_timeout_gets_408_and_is_closed(small_limits_server):
+@pytest.mark.parametrize("endpoint", IMAGE_ENDPOINTS)
+def test_a_body_slower_than_the_upload_timeout_gets_408_and_is_closed(small_limits_server, endpoint):
     with connect(small_limits_server) as connection:
-        connection.sendall(b"POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\n"
-                           b"Content-Length: %d\r\n\r\n\0" % SLOW_BODY_LENGTH)
+        connection.sendall(b"POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\n"
+                           b"Content-Length: %d\r\n\r\n\0" % (endpoint.encode(), SLOW_BODY_LENGTH))
         started = time.monotonic()
         response = read_until_closed(connection)
         closed_after = time.monotonic() - started
@@ -176,17 +181,19 @@ def test_a_body_slower_than_the_upload_timeout_gets_408_and_is_closed(small_limi
 # Limits from the environment
 
 
-def test_the_upload_limit_comes_from_the_environment(small_limits_server):
-    status, body = post(small_limits_server.base_url, bytes(SMALL_UPLOAD_BYTES + 1))
+@pytest.mark.parametrize("endpoint", IMAGE_ENDPOINTS)
+def test_the_upload_limit_comes_from_the_environment(small_limits_server, endpoint):
+    status, body = post(small_limits_server.base_url, bytes(SMALL_UPLOAD_BYTES + 1), endpoint=endpoint)
     assert status == 413
     assert body["error"]["code"] == "payload_too_large"
 
 
-def test_the_pixel_limit_comes_from_the_environment(small_limits_server):
+@pytest.mark.parametrize("endpoint", IMAGE_ENDPOINTS)
+def test_the_pixel_limit_comes_from_the_environment(small_limits_server, endpoint):
     side = 400
     assert side * side > SMALL_IMAGE_PIXELS
     big = render_strokes(SEVEN, size=(side, side))
-    status, body = post(small_limits_server.base_url, png_of(big))
+    status, body = post(small_limits_server.base_url, png_of(big), endpoint=endpoint)
     assert status == 422
     assert body["error"]["code"] == "too_many_pixels"
 
