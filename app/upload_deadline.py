@@ -77,8 +77,8 @@ class UploadDeadline:
     def __init__(self, sock, seconds):
         self.expired = False
         self.cancelled = False
+        self.seconds = seconds
         self._sock = sock
-        self._seconds = seconds
 
     def expire(self):
         """Shut the reading side of the connection; called by the watchdog."""
@@ -94,7 +94,7 @@ class UploadDeadline:
 
     def __enter__(self):
         if self._sock is not None:
-            _watchdog.watch(self, self._seconds)
+            _watchdog.watch(self, self.seconds)
         return self
 
     def __exit__(self, *exc_info):

@@ -10,7 +10,6 @@ import binascii
 import io
 import re
 
-from flask import current_app
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
@@ -60,7 +59,7 @@ def image_bytes_from_request(request):
             "unsupported_media_type",
             f"Content-Type {mimetype or 'none'} is not accepted: {ACCEPTED_FORMS}.",
         )
-    body = read_body(request, current_app.config["UPLOAD_TIMEOUT_SECONDS"])
+    body = read_body(request)
     if mimetype == FORM_TYPE:
         return _from_multipart(request, body)
     if mimetype == JSON_TYPE:
@@ -70,12 +69,12 @@ def image_bytes_from_request(request):
     return body
 
 
-def read_body(request, timeout_s):
+def read_body(request):
     """Return the whole request body, read before its upload deadline, and keep it for parsing.
 
-    Raises ApiError 408 when the body did not arrive within `timeout_s`
-    seconds, 400 when it was cut short or its chunked encoding is malformed,
-    and 413 over MAX_CONTENT_LENGTH, with or without a Content-Length.
+    Raises ApiError 408 when the body did not arrive before the deadline,
+    400 when it was cut short or its chunked encoding is malformed, and 413
+    over MAX_CONTENT_LENGTH, with or without a Content-Length.
     """
     deadline = deadline_of(request.environ)
     limit = request.max_content_length
@@ -88,14 +87,14 @@ def read_body(request, timeout_s):
     expected = request.content_length
     if body is None or (expected is not None and len(body) < expected):
         if deadline.expired:
-            raise _upload_timeout(timeout_s)
+            raise _upload_timeout(deadline.seconds)
         raise ApiError(
             400, "invalid_body",
             "The request body could not be read whole: the connection was cut, "
             "or its chunked encoding is malformed.",
         )
     if deadline.expired and expected is None:
-        raise _upload_timeout(timeout_s)  # a chunked body's end looks like the shut-down
+        raise _upload_timeout(deadline.seconds)  # a chunked body's end looks like the shut-down
     if expected is None and limit is not None and len(body) >= limit:
         # Werkzeug stops a body without Content-Length (chunked) at the limit
         # without saying so; one that fills it is taken as over it.
