@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from model.preprocess import DEFAULT_MAX_PIXELS, crop_box, digit_field, ink_from_bytes
+from model.preprocess import DEFAULT_MAX_PIXELS, INK_NOISE_LEVEL, crop_box, digit_field, ink_from_bytes
 from model.segment import TooManyDigitsError, find_digits
 
 DEFAULT_MAX_DIGITS = 12
@@ -64,12 +64,23 @@ def recognise_digit(data, model, max_pixels=DEFAULT_MAX_PIXELS, max_digits=DEFAU
     """
     ink = ink_from_bytes(data, max_pixels)
     field = digit_field(ink)
-    try:
-        several = len(find_digits(ink, model.predict_proba, max_digits)) > 1
-    except TooManyDigitsError:
-        several = True
     (reading,) = _readings(model, [crop_box(ink)], field[np.newaxis])
-    return DigitAnswer(reading, several)
+    return DigitAnswer(reading, _holds_several_digits(ink, model, max_digits))
+
+
+def _holds_several_digits(ink, model, max_digits):
+    """Return whether the drawing holds separate marks that read as several digits.
+
+    Separate digits leave blank columns between them; most drawings of one
+    digit have none, and for those the segmenter need not run at all.
+    """
+    columns = np.flatnonzero((ink > INK_NOISE_LEVEL).any(axis=0))
+    if columns[-1] - columns[0] + 1 == columns.size:
+        return False
+    try:
+        return len(find_digits(ink, model.predict_proba, max_digits)) > 1
+    except TooManyDigitsError:
+        return True
 
 
 def _readings(model, boxes, fields):

@@ -5,9 +5,9 @@ import io
 import pytest
 
 from app import create_app
+from bench.support.drawing import encode_style, png_of
+from bench.support.server import PROJECT_ROOT, ProcfileServer, ServerStartError
 from model.handwriting import CANVAS_HEIGHT, render_strokes
-from tests.drawing import encode_style, png_of
-from tests.server import PROJECT_ROOT, ProcfileServer, ServerStartError
 
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
 MNIST_DIR = SHARED_DIR / "mnist"

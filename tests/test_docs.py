@@ -8,7 +8,7 @@ import re
 import pytest
 
 from model import DEFAULT_MODEL_PATH
-from tests.server import PROJECT_ROOT
+from bench.support.server import PROJECT_ROOT
 
 README = PROJECT_ROOT / "README.md"
 EXAMPLE_DRAWING = PROJECT_ROOT / "docs" / "digit.png"

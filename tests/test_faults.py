@@ -22,8 +22,9 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from tests.drawing import png_of, render_strokes
-from tests.server import PROJECT_ROOT, ServerStartError, free_port
+from bench.support.drawing import png_of
+from bench.support.server import PROJECT_ROOT, ServerStartError, free_port
+from model.handwriting import render_strokes
 
 SEVEN = [[(80, 60), (200, 60), (120, 230)]]
 
@@ -173,9 +174,9 @@ def test_a_body_slower_than_the_upload_timeout_gets_408_and_is_closed(small_limi
         started = time.monotonic()
         response = read_until_closed(connection)
         closed_after = time.monotonic() - started
-    assert response.startswith(b"HTTP/1.1 408 ")
+    assert response.startswith(b"HTTP/1.1 408 "), response
     assert json.loads(response.partition(b"\r\n\r\n")[2])["error"]["code"] == "request_timeout"
-    assert UPLOAD_TIMEOUT_S <= closed_after < ANSWER_BOUND_S
+    assert UPLOAD_TIMEOUT_S <= closed_after < ANSWER_BOUND_S, closed_after
 
 
 # Limits from the environment

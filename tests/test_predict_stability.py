@@ -15,8 +15,10 @@ import pytest
 
 from model import N_PIXELS
 from model.network import Network
+from bench.support.drawing import encode_style, png_of
+from model.handwriting import CANVAS_HEIGHT as CANVAS_SIDE
+from model.handwriting import render_strokes
 from model.preprocess import DEFAULT_MAX_PIXELS, DIGIT_FIELD_STEPS, decode_image, ink_intensity
-from tests.drawing import CANVAS_SIDE, encode_style, png_of, render_strokes
 
 TOLERANCE = 1e-5
 """Rounding to 6 decimals and float32 arithmetic stay well inside this."""

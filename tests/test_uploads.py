@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from app.upload_deadline import ENVIRON_KEY, SOCKET_KEY, UploadDeadline, UploadDeadlineMiddleware, deadline_of
-from tests.server import PROJECT_ROOT
+from bench.support.server import PROJECT_ROOT
 
 SHORT_S = 0.05
 LONG_S = 30.0
