@@ -169,9 +169,9 @@ def test_slow_clients_do_not_starve_the_others(start_server, seven_png):
 @pytest.mark.parametrize("endpoint", IMAGE_ENDPOINTS)
 def test_a_body_slower_than_the_upload_timeout_gets_408_and_is_closed(small_limits_server, endpoint):
     with connect(small_limits_server) as connection:
+        started = time.monotonic()  # before sending: the server's deadline cannot start earlier
         connection.sendall(b"POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\n"
                            b"Content-Length: %d\r\n\r\n\0" % (endpoint.encode(), SLOW_BODY_LENGTH))
-        started = time.monotonic()
         response = read_until_closed(connection)
         closed_after = time.monotonic() - started
     assert response.startswith(b"HTTP/1.1 408 "), response
