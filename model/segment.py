@@ -176,20 +176,19 @@ def find_digits(ink, classify, max_digits):
     pen = max(stroke_width(mask), 1.0)
     groups = _group_marks(boxes, pen)
     if len(groups) > max_digits:
-        raise _too_many(max_digits)
+        raise _too_many(len(groups), max_digits)
     tallest = max(_group_box(boxes, group)[4] for group in groups)
     pieces = [_group_piece(ink, labels, boxes, group) for group in groups]
     pieces = _split_touching(pieces, classify, tallest, pen)
     if len(pieces) > max_digits:
-        raise _too_many(max_digits)
+        raise _too_many(len(pieces), max_digits)
     pieces.sort(key=lambda piece: piece.left + piece.width / 2)
     return [Region(piece.box(), digit_field(piece.ink)) for piece in pieces]
 
 
-def _too_many(max_digits):
+def _too_many(count, max_digits):
     return TooManyDigitsError(
-        f"the drawing holds more than {max_digits} separate marks; "
-        f"write a number of at most {max_digits} digits"
+        f"the drawing holds {count} separate marks; at most {max_digits} digits are read"
     )
 
 

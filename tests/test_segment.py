@@ -14,7 +14,7 @@ from model.handwriting import CANVAS_HEIGHT, render_strokes
 from model.network import Network
 from model.preprocess import NoInkError, digit_field, ink_from_bytes
 from model.segment import Region, TooManyDigitsError, find_digits
-from tests.drawing import STYLES, encode_style, png_of
+from bench.support.drawing import STYLES, encode_style, png_of
 
 MAX_DIGITS = 12
 RING_POINTS = 48

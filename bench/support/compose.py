@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from model.handwriting import CANVAS_HEIGHT, PEN_WIDTH, render_strokes
-from tests.drawing import STYLES, encode_style, png_of
+from bench.support.drawing import STYLES, encode_style, png_of
 
 NUMBER_LENGTHS = tuple(range(1, 9))
 """Numbers of 1 to 8 digits, taken in turn."""
