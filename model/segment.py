@@ -136,8 +136,10 @@ class _Piece(NamedTuple):
         labels, count = ndimage.label(self.mask, structure=EIGHT_NEIGHBOURS)
         if count > 1:
             sizes = np.bincount(labels.ravel())
-            crumbs = np.flatnonzero(sizes < CRUMB_SHARE * sizes[1:].sum())
-            crumb_pixels = np.isin(labels, crumbs[crumbs > 0])
+            sizes[0] = 0
+            crumbs = np.flatnonzero(sizes < CRUMB_SHARE * sizes.sum())
+            crumbs = crumbs[(crumbs > 0) & (crumbs != sizes.argmax())]
+            crumb_pixels = np.isin(labels, crumbs)
             if crumb_pixels.any():
                 near_crumbs = ndimage.binary_dilation(crumb_pixels, structure=EIGHT_NEIGHBOURS,
                                                       iterations=2) & ~self.mask

@@ -202,3 +202,12 @@ def test_thirteen_marks_are_too_many(classify):
 def test_a_blank_drawing_has_no_ink(classify):
     with pytest.raises(NoInkError):
         find_digits(np.zeros((CANVAS_HEIGHT, 400), dtype=np.float32), classify, MAX_DIGITS)
+
+
+def test_a_cut_through_many_small_marks_keeps_ink_on_both_sides(classify):
+    """A side whose marks are each a small share of it keeps its largest, rather than nothing."""
+    dots = [[[60 + 3 * step, 60 + 50 * (step % 4)]] for step in range(60)]
+    ink = ink_of(dots, 280, line_width=8)
+    assert marks_in(ink) == 60
+    regions = find_digits(ink, classify, MAX_DIGITS)
+    assert all(region.box[2] > 0 and region.box[3] > 0 for region in regions)
