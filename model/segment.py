@@ -58,8 +58,11 @@ SPLIT_WIDTH = 0.8
 MIN_PIECE_WIDTH = 1.5
 """A piece of a split is at least this many pen widths wide."""
 
-CUT_STEP = 0.33
+CUT_STEP = 0.5
 """Cut points are tried every this many pen widths across a wide group."""
+
+CUT_BAND = 0.2
+"""No cut is tried in this share of a group's width at either end."""
 
 CRUMB_SHARE = 0.15
 """After a cut, ink cut off from the rest and smaller than this share of the piece is dropped."""
@@ -264,10 +267,10 @@ def _group_piece(ink, labels, boxes, group):
 
 
 def _cut_columns(piece, pen):
-    """Return the columns tried as cut points: every CUT_STEP pen widths, away from the ends."""
-    margin = int(np.ceil(MIN_PIECE_WIDTH * pen))
-    step = max(1, int(CUT_STEP * pen))
-    return list(range(margin, piece.width - margin + 1, step))
+    """Return the columns tried as cut points: every CUT_STEP pen widths across the middle of the piece."""
+    first = int(np.ceil(max(MIN_PIECE_WIDTH * pen, CUT_BAND * piece.width)))
+    last = int(min(piece.width - MIN_PIECE_WIDTH * pen, (1 - CUT_BAND) * piece.width))
+    return list(range(first, last + 1, max(1, int(CUT_STEP * pen))))
 
 
 def _split_touching(pieces, classify, tallest, pen):
