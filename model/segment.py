@@ -58,7 +58,7 @@ SPLIT_WIDTH = 0.8
 MIN_PIECE_WIDTH = 1.5
 """A piece of a split is at least this many pen widths wide."""
 
-CUT_STEP = 0.5
+CUT_STEP = 0.33
 """Cut points are tried every this many pen widths across a wide group."""
 
 CUT_BAND = 0.2
