@@ -196,6 +196,17 @@ def wait_for_prediction(page, timeout_s=PREDICTION_TIMEOUT_S):
     return digit_text(page)
 
 
+def load_every_image(page):
+    """Scroll each image into view (they load lazily), wait for it, return [(src, naturalWidth)]."""
+    images = page.locator("img")
+    for index in range(images.count()):
+        images.nth(index).scroll_into_view_if_needed()
+    # A function, not a bare expression: Playwright evaluates a bare expression with eval()
+    # on every poll, which the page's Content-Security-Policy rightly refuses.
+    page.wait_for_function("() => [...document.images].every(image => image.complete)")
+    return images.evaluate_all("images => images.map(i => [i.currentSrc, i.naturalWidth])")
+
+
 def settle(page):
     """Wait until the page's CSS transitions (the bars' growth) have finished, for a screenshot."""
     page.evaluate("() => Promise.all(document.getAnimations().map(a => a.finished))")
