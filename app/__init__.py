@@ -5,8 +5,8 @@ from pathlib import Path
 
 from flask import Flask
 
+import model
 from model.evaluate import DEFAULT_REPORT_DIR
-from model.network import Network
 
 from . import api, errors, headers, pages
 from .config import config_from_env
@@ -32,7 +32,7 @@ def create_app(test_config=None):
         app.config.from_mapping(test_config)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    app.extensions[api.MODEL_KEY] = Network.load(app.config["MODEL_PATH"])
+    app.extensions[api.MODEL_KEY] = model.load(app.config["MODEL_PATH"])
     app.config.setdefault("REPORT_DIR", str(DEFAULT_REPORT_DIR))
     app.extensions[pages.MODEL_PAGE_KEY] = pages.describe_model(
         app.extensions[api.MODEL_KEY], app.config["MODEL_PATH"], app.config["REPORT_DIR"]

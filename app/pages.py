@@ -158,22 +158,24 @@ def flatten(value, prefix=""):
 # Reading the model and the report -------------------------------------------------
 
 
-def describe_network(network, model_path):
-    """Return what the model page shows about the network: architecture, size, training record."""
-    metadata = network.metadata
-    sizes = list(network.layer_sizes)
+def describe_network(description, model_path):
+    """Return what the model page shows about the model: architecture, size, training record.
+
+    description : the model's own `describe()`: plain data, never its weights.
+    """
+    metadata = description["metadata"]
     history = metadata.get("history") or []
     try:
         file_size = Path(model_path).stat().st_size
     except OSError:
         file_size = None
     return {
-        "version": network.version,
-        "layer_sizes": sizes,
-        "architecture": " → ".join(str(size) for size in sizes),
-        "hidden": sizes[1:-1],
-        "parameter_count": f"{sum(W.size + b.size for W, b in zip(network.weights, network.biases)):,}",
-        "dtype": str(network.dtype),
+        "version": description["version"],
+        "layer_sizes": description["layer_sizes"],
+        "architecture": description["architecture"],
+        "hidden": description["hidden"],
+        "parameter_count": f"{description['parameter_count']:,}",
+        "dtype": description["dtype"],
         "file_size": None if file_size is None else f"{file_size / BYTES_PER_MB:.1f} MB",
         "command": metadata.get("command"),
         "preset": metadata.get("preset"),
@@ -322,14 +324,14 @@ def report_images(report_dir):
     return images
 
 
-def describe_model(network, model_path, report_dir):
+def describe_model(served_model, model_path, report_dir):
     """Read the model's record and its evaluation report once, for the model page.
 
     A missing or malformed report is logged and described on the page; it
     never stops start-up, since the app can recognise digits without it.
     """
     report_dir = Path(report_dir).resolve()
-    model = describe_network(network, model_path)
+    model = describe_network(served_model.describe(), model_path)
     try:
         report = describe_report(read_report(report_dir), model["version"])
     except ReportError as error:

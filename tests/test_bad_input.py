@@ -25,7 +25,8 @@ from PIL import Image, ImageFile, ImageOps
 
 from model import N_CLASSES
 from model.preprocess import DEFAULT_MAX_PIXELS
-from tests.drawing import encode_style, png_of, render_strokes
+from bench.support.drawing import encode_style, png_of
+from model.handwriting import render_strokes
 
 ONE = [[(140, 40), (140, 240)]]
 SEVEN = [[(80, 60), (200, 60), (120, 230)]]

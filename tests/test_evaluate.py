@@ -36,7 +36,7 @@ from model.evaluate import (
     write_report,
 )
 from model.network import Network
-from tests.server import PROJECT_ROOT
+from bench.support.server import PROJECT_ROOT
 
 REPORT_FILES = {REPORT_JSON, LEARNING_CURVES_PNG, MISCLASSIFIED_PNG, FIRST_LAYER_WEIGHTS_PNG, CONFUSION_MATRIX_PNG}
 

@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from tests.drawing import png_of, render_strokes
-from tests.server import PROJECT_ROOT, ServerStartError
+from bench.support.drawing import png_of
+from bench.support.server import PROJECT_ROOT, ServerStartError
+from model.handwriting import render_strokes
 
 SEVEN = [[(80, 60), (200, 60), (120, 230)]]
 
@@ -183,7 +184,7 @@ def test_the_upload_limit_comes_from_the_environment(small_limits_server):
 def test_the_pixel_limit_comes_from_the_environment(small_limits_server):
     side = 400
     assert side * side > SMALL_IMAGE_PIXELS
-    big = render_strokes(SEVEN, side=side)
+    big = render_strokes(SEVEN, size=(side, side))
     status, body = post(small_limits_server.base_url, png_of(big))
     assert status == 422
     assert body["error"]["code"] == "too_many_pixels"

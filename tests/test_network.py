@@ -143,7 +143,8 @@ def write_arrays(path, **changes):
     """Write the arrays of a valid model file, with some replaced (None removes one)."""
     network = trained_like_network()
     arrays = {
-        "format_version": np.array(1),
+        "format_version": np.array(2),
+        "kind": np.array("mlp"),
         "layer_sizes": np.array(network.layer_sizes),
         "metadata": np.array(json.dumps(network.metadata)),
         "W0": network.weights[0],
@@ -163,12 +164,15 @@ def write_arrays(path, **changes):
         ({"b0": None}, "missing array 'b0'"),
         ({"layer_sizes": np.array([784, 12, 9])}, "must start with 784 inputs and end with 10 outputs"),
         ({"W0": np.full((N_PIXELS, 12), np.nan, np.float32)}, "array 'W0' contains NaN"),
-        ({"format_version": np.array(2)}, "unsupported format_version 2"),
+        ({"format_version": np.array(3)}, "unsupported format_version 3"),
+        ({"kind": None}, "missing array 'kind'"),
+        ({"kind": np.array("cnn")}, "holds a 'cnn' model, not an 'mlp'"),
         ({"metadata": np.array("{not json")}, "metadata is not valid JSON"),
         ({"W0": np.zeros((N_PIXELS, 12), np.int32)}, "expected floating point"),
         ({"metadata": np.array([{"a": 1}], dtype=object)}, "not a readable .npz file"),
     ],
-    ids=["wrong-shape", "missing-array", "wrong-sizes", "nan", "format", "bad-json", "int-dtype", "pickle"],
+    ids=["wrong-shape", "missing-array", "wrong-sizes", "nan", "format", "no-kind", "other-kind", "bad-json",
+         "int-dtype", "pickle"],
 )
 def test_load_rejects_malformed_files(tmp_path, changes, message):
     path = write_arrays(tmp_path / "bad.npz", **changes)

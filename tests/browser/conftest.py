@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.chromium import CHROMIUM_PATH, NUDGE_POINTS, launch_chromium
+from bench.support.chromium import CHROMIUM_PATH, NUDGE_POINTS, launch_chromium
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 ARTIFACTS_DIR = PROJECT_ROOT / "tests" / "artifacts"
