@@ -15,7 +15,7 @@ from tests.browser.conftest import (
     draw_stroke,
     load_every_image,
     settle,
-    wait_for_prediction,
+    wait_for_number,
 )
 
 VIEWPORTS = {
@@ -28,7 +28,9 @@ VIEWPORTS = {
 
 PAGES = {"drawing": "/", "model": "/model"}
 
-SEVEN = [(80, 60), (200, 60), (120, 230)]
+FORTY_TWO = [[(95, 50), (50, 170), (150, 170)], [(125, 70), (125, 240)],
+             [(210, 95), (235, 55), (285, 55), (305, 95), (290, 140), (215, 235), (315, 235)]]
+"""A 4 in two strokes and a 2: a number, so the page shows its digits and their boxes."""
 
 MIN_LINE_EMS = 6
 """Text that wraps in a block narrower than this many ems (about twelve characters) is squeezed."""
@@ -111,12 +113,17 @@ def sideways_overflow(page):
     return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
 
 
+def draw_a_number(page):
+    for stroke in FORTY_TWO:
+        draw_stroke(page, stroke)
+    wait_for_number(page)
+
+
 def open_and_fill(new_page, name, viewport, scheme):
-    """Open a page as a person would see it: the drawing page with a drawing answered."""
+    """Open a page as a person would see it: the drawing page with a number answered."""
     page = new_page(PAGES[name], viewport=viewport, color_scheme=scheme)
     if name == "drawing":
-        draw_stroke(page, SEVEN)
-        wait_for_prediction(page)
+        draw_a_number(page)
     else:
         load_every_image(page)
         page.evaluate("window.scrollTo(0, 0)")
@@ -145,10 +152,9 @@ def test_the_page_fits_its_screen(new_page, name, width, scheme):
 
 def test_on_a_phone_the_answer_is_on_screen_right_after_drawing(new_page):
     page = new_page(viewport=PHONE_VIEWPORT, device_scale_factor=3, has_touch=True, is_mobile=True)
-    draw_stroke(page, SEVEN)
-    wait_for_prediction(page)
+    draw_a_number(page)
 
-    box = page.locator("#digit").bounding_box()
+    box = page.locator("#number").bounding_box()
     assert page.evaluate("window.scrollY") == 0
     assert box["y"] >= 0
     assert box["y"] + box["height"] <= PHONE_VIEWPORT["height"], "the answer is below the fold"

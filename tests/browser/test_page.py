@@ -7,8 +7,6 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser.conftest import (
-    ARTIFACTS_DIR,
-    DESKTOP_VIEWPORT,
     PHONE_VIEWPORT,
     SURFACE_HEIGHT,
     bar_shares,
@@ -17,7 +15,6 @@ from tests.browser.conftest import (
     history_digits,
     nudge,
     probability_texts,
-    settle,
     status_text,
     stroke_width,
     to_viewport,
@@ -352,17 +349,19 @@ def test_high_dpi_scrolled_and_scaled_canvas_maps_points_exactly(new_page):
     page = new_page(viewport={"width": 700, "height": 480}, device_scale_factor=2)
     page.evaluate("window.scrollTo(0, 100)")
     assert page.evaluate("window.scrollY") == 100
-    css_width = page.locator("canvas").evaluate("canvas => canvas.getBoundingClientRect().width")
+    css_width, css_height = page.locator("canvas").evaluate(
+        "canvas => [canvas.getBoundingClientRect().width, canvas.getBoundingClientRect().height]")
     backing_width = page.locator("canvas").evaluate("canvas => canvas.width")
-    assert css_width != SURFACE_HEIGHT
+    assert css_height != SURFACE_HEIGHT
     assert backing_width == round(css_width * 2)
 
     pen_width = stroke_width(page)
     draw_stroke(page, [(60, 70), (220, 70)])
+    draw_stroke(page, [(600, 200), (700, 200)])  # Far to the right, on the wide surface.
 
-    inside = [(62, 70), (140, 70), (218, 70), (140, 63), (140, 77)]
+    inside = [(62, 70), (140, 70), (218, 70), (140, 63), (140, 77), (602, 200), (698, 200)]
     outside = [(140, 70 - pen_width), (140, 70 + pen_width), (60 - pen_width, 70),
-               (220 + pen_width, 70), (140, 140)]
+               (220 + pen_width, 70), (140, 140), (650, 200 - pen_width), (700 + pen_width, 200)]
     assert ink_alpha(page, inside) == [255] * len(inside)
     assert ink_alpha(page, outside) == [0] * len(outside)
 
@@ -398,7 +397,7 @@ def test_each_drawing_updates_the_preview_the_bars_and_the_history(page):
 
     assert second != first
     assert history_digits(page) == [second, first]
-    assert page.locator("#history > li[aria-current='true']").get_attribute("data-digit") == second
+    assert page.locator("#history > li[aria-current='true']").get_attribute("data-answer") == second
     assert page.locator("#preview").get_attribute("src") != first_preview
     assert page.locator("#probabilities .is-top").get_attribute("data-digit") == second
     transition = page.locator("#probabilities .probability-fill").first.evaluate(
