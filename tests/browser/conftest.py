@@ -195,32 +195,27 @@ def wait_for_idle(page, timeout_s=PREDICTION_TIMEOUT_S):
                timeout_s)
 
 
-def wait_for_prediction(page, timeout_s=PREDICTION_TIMEOUT_S):
-    """Wait for the answer to a drawing of one digit and return the digit shown.
+def wait_for_shown(page, text_of, what, timeout_s=PREDICTION_TIMEOUT_S):
+    """Wait for the answer to the drawing so far and return `text_of(page)`.
 
     Call it after a stroke. It waits until the page has no /predict request
     scheduled or in flight (the answer to the last stroke is then on
-    screen) and `#digit` is not empty, nudging the page as `wait_until`
-    explains, and fails with the status line if that takes over `timeout_s`.
+    screen) and `text_of(page)` is not empty, nudging the page as
+    `wait_until` explains, and fails naming `what`, with the status line,
+    if that takes over `timeout_s`.
     """
-    wait_until(
-        page,
-        lambda: is_idle(page) and digit_text(page) != "",
-        "a predicted digit in #digit",
-        timeout_s,
-    )
-    return digit_text(page)
+    wait_until(page, lambda: is_idle(page) and text_of(page) != "", what, timeout_s)
+    return text_of(page)
+
+
+def wait_for_prediction(page, timeout_s=PREDICTION_TIMEOUT_S):
+    """Wait for the answer to a drawing of one digit and return the digit in #digit."""
+    return wait_for_shown(page, digit_text, "a predicted digit in #digit", timeout_s)
 
 
 def wait_for_number(page, timeout_s=PREDICTION_TIMEOUT_S):
-    """Wait, as wait_for_prediction does, for the answer to a drawing; return the number in #number."""
-    wait_until(
-        page,
-        lambda: is_idle(page) and number_text(page) != "",
-        "a number read in #number",
-        timeout_s,
-    )
-    return number_text(page)
+    """Wait for the answer to a drawing and return the number read in #number."""
+    return wait_for_shown(page, number_text, "a number read in #number", timeout_s)
 
 
 def wait_for_answer(page, timeout_s=PREDICTION_TIMEOUT_S):
