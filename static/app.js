@@ -62,6 +62,7 @@
   const statusLine = document.getElementById("status");
   const numberOutput = document.getElementById("number");
   const digitOutput = document.getElementById("digit");
+  const notDigitNote = document.getElementById("not-digit");
   const selectionLine = document.getElementById("selection");
   const confidenceOutput = document.getElementById("confidence");
   const unsureBadge = document.getElementById("unsure");
@@ -531,6 +532,11 @@
     return position + suffix;
   }
 
+  // "a 7", "an 8": the digit as it is read aloud.
+  function withArticle(digit) {
+    return (digit === 8 ? "an " : "a ") + digit;
+  }
+
   function listOfWords(words) {
     if (words.length <= 1) {
       return words.join("");
@@ -559,6 +565,7 @@
     state.selected = 0;
     digitOutput.textContent = "";
     numberOutput.replaceChildren(digitOutput);
+    notDigitNote.hidden = true;
     result.classList.remove("is-unsure", "has-prediction", "is-number", "is-not-digit");
     resetDetails();
     drawDigitBoxes();
@@ -636,6 +643,7 @@
     result.classList.toggle("is-number", !single);
     result.classList.toggle("is-unsure", !confident);
     result.classList.toggle("is-not-digit", single && notDigits.length === 1);
+    notDigitNote.hidden = !(single && notDigits.length === 1);
 
     digitOutput.textContent = single && marks[0].isDigit ? String(marks[0].digit) : "";
     numberOutput.replaceChildren(digitOutput);
@@ -655,7 +663,7 @@
       setStatus("Read as " + number + ", but the " + listOfWords(places) + " mark"
         + (places.length > 1 ? "s don't" : " doesn't") + " look like a digit.", "message");
     } else if (single && unsure.length === 1) {
-      setStatus("Not sure: perhaps a " + marks[0].digit + " (" + formatPercent(marks[0].confidence)
+      setStatus("Not sure: perhaps " + withArticle(marks[0].digit) + " (" + formatPercent(marks[0].confidence)
         + "). Try drawing it larger and clearer.", "message");
     } else if (unsure.length > 0) {
       const places = unsure.map(function (mark) { return ordinal(marks.indexOf(mark) + 1); });

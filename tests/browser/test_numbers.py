@@ -205,8 +205,20 @@ def test_one_mark_that_is_not_a_digit_is_said_in_words_not_as_a_guess(page):
     assert NOT_A_DIGIT_MESSAGE in wait_for_answer(page)
     assert digit_text(page) == ""
     assert number_text(page) == ""
+    assert page.locator("#not-digit").is_visible(), "the answer box says so too"
     assert page.locator("#probabilities .is-top").count() == 0
     assert "4" not in page.locator("#result .answer").text_content()
+
+
+def test_a_confident_answer_is_announced_but_not_printed_twice(page):
+    answer_with(page, fake_number(fake_mark(4, 30), fake_mark(2, 150)))
+    draw(page, SEVEN)
+    wait_for_number(page)
+
+    assert status_text(page) == "Read as the number 42."
+    assert page.locator("#status").get_attribute("aria-live") == "polite"
+    assert page.locator("#status").evaluate("status => status.getBoundingClientRect().width") <= 1
+    assert page.locator("#not-digit").is_hidden()
 
 
 def test_a_certainty_near_one_says_over_99_9_percent_never_100(page):
