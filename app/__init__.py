@@ -6,7 +6,7 @@ from pathlib import Path
 from flask import Flask
 
 import model
-from model.evaluate import DEFAULT_REPORT_DIR
+from model.report_files import DEFAULT_REPORT_DIR
 
 from . import api, errors, headers, pages
 from .config import config_from_env

@@ -37,6 +37,9 @@ SINGULAR_VALUE_CUTOFF = 1e-4
 
 DTYPE = np.float32
 
+GRID_CENTRE = (IMAGE_SIDE - 1) / 2
+"""Centre of the 28×28 pixel grid in pixel indices: the origin of the centred coordinates `resample` reads."""
+
 
 @dataclass(frozen=True)
 class AugmentParams:
@@ -130,8 +133,7 @@ class Augmenter:
         if unknown:
             raise ValueError(f"unknown augmentation {', '.join(sorted(unknown))}: choose from {', '.join(KINDS)}")
         self.params = params
-        centre = (IMAGE_SIDE - 1) / 2
-        grid = np.arange(IMAGE_SIDE, dtype=DTYPE) - DTYPE(centre)
+        grid = np.arange(IMAGE_SIDE, dtype=DTYPE) - DTYPE(GRID_CENTRE)
         self._rows = np.broadcast_to(grid[:, None], (IMAGE_SIDE, IMAGE_SIDE))
         self._cols = np.broadcast_to(grid[None, :], (IMAGE_SIDE, IMAGE_SIDE))
         if "elastic" in self.kinds and params.elastic_alpha > 0:
@@ -222,7 +224,7 @@ def resample(images, rows, cols):
     Returns ndarray of shape (n, 28, 28), float32.
     """
     n_images = len(images)
-    centre = DTYPE((IMAGE_SIDE - 1) / 2)
+    centre = DTYPE(GRID_CENTRE)
     side = IMAGE_SIDE + 2 * FRAME
     framed = np.zeros((n_images, side, side), dtype=DTYPE)
     framed[:, FRAME:-FRAME, FRAME:-FRAME] = images

@@ -7,14 +7,15 @@ class, so another kind of network is one new module plus one line in
 `MODEL_KINDS`. Files written before kinds existed (format 1) are MLPs.
 """
 
+import io
 import json
-import os
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from model.files import write_atomically
 
 FORMAT_VERSION = 2
 """Version of the layout `write_model_file` writes."""
@@ -23,9 +24,6 @@ LEGACY_FORMAT_VERSION = 1
 """Format of files written before `kind` existed: they all hold an MLP."""
 
 LEGACY_KIND = "mlp"
-
-MODEL_FILE_MODE = 0o644
-"""Permissions of a saved model file (a temporary file starts private)."""
 
 HEADER_KEYS = ("format_version", "kind", "metadata")
 """Arrays every model file has besides its kind's own."""
@@ -41,28 +39,19 @@ class ModelFileError(Exception):
 
 
 def write_model_file(path, kind, arrays, metadata):
-    """Write a model's arrays, kind and metadata to `path` atomically.
+    """Write a model's arrays, kind and metadata to `path` atomically: a reader never sees half a model.
 
     arrays : dict name -> ndarray, the kind's own arrays
-    The file is written beside the destination and then replaces it in one
-    step, so a reader never sees a half-written model.
     """
-    path = Path(path)
     content = {
         "format_version": np.array(FORMAT_VERSION),
         "kind": np.array(kind),
         "metadata": np.array(json.dumps(metadata, sort_keys=True)),
         **arrays,
     }
-    descriptor, temp_name = tempfile.mkstemp(prefix=path.name, suffix=".tmp.npz", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as temp_file:
-            np.savez_compressed(temp_file, **content)
-        os.chmod(temp_name, MODEL_FILE_MODE)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **content)
+    write_atomically(path, buffer.getvalue())
 
 
 def read_model_file(path):

@@ -9,7 +9,6 @@ training metadata, so a model file rebuilds its network without pickle.
 """
 
 import hashlib
-import json
 
 import numpy as np
 from scipy.special import expit
@@ -37,10 +36,10 @@ def softmax(Z):
     return E
 
 
-def cross_entropy(P, y):
-    """Return the mean cross-entropy of probabilities P for integer labels y.
+def cross_entropies(P, y):
+    """Return the cross-entropy of each sample, shape (n_samples,).
 
-    P : ndarray of shape (n_samples, n_classes)
+    P : ndarray of shape (n_samples, n_classes), probabilities
     y : ndarray of shape (n_samples,), integers in [0, n_classes)
 
     The log is clipped at the dtype's machine epsilon so that a confident
@@ -48,7 +47,12 @@ def cross_entropy(P, y):
     """
     eps = np.finfo(P.dtype).eps
     picked = P[np.arange(len(y)), y]
-    return float(-np.log(np.clip(picked, eps, 1.0)).mean())
+    return -np.log(np.clip(picked, eps, 1.0))
+
+
+def cross_entropy(P, y):
+    """Return the mean cross-entropy of probabilities P (n_samples, n_classes) for integer labels y (n_samples,)."""
+    return float(cross_entropies(P, y).mean())
 
 
 class Network:
@@ -184,49 +188,33 @@ class Network:
         """Return the most probable class of each row of X, shape (n_samples,)."""
         return self.predict_proba(X).argmax(axis=1)
 
-    def loss_and_gradients(self, X, y, l2=0.0):
-        """Return the minibatch loss and its gradients with respect to every parameter.
+    def backward(self, activations, y):
+        """Return the gradients of the minibatch's mean cross-entropy with respect to every parameter.
 
-        X  : ndarray of shape (n_samples, layer_sizes[0])
-        y  : ndarray of shape (n_samples,), integer class labels
-        l2 : L2 penalty; the loss gains 0.5 * l2 * (sum of squared weights),
-             biases are not penalised.
-        Returns (loss, weight_gradients, bias_gradients), the gradient lists
-        shaped like `weights` and `biases`.
+        activations : what `forward` returned for the minibatch; its last
+                      entry, the probabilities, also gives the loss and the
+                      right answers, so the trainer needs no second pass
+        y           : ndarray of shape (n_samples,), integer class labels
+        Returns (weight_gradients, bias_gradients), lists shaped like
+        `weights` and `biases`.
 
         Softmax with cross-entropy has the simple output delta P - Y; each
         hidden layer multiplies the back-propagated delta by expit's
         derivative, computed from the unit's output as a * (1 - a).
         """
-        activations = self.forward(X)
         n_samples = len(y)
-        probabilities = activations[-1]
-        loss = cross_entropy(probabilities, y)
-        if l2:
-            loss += 0.5 * l2 * sum(float(np.vdot(W, W)) for W in self.weights)
-
-        delta = probabilities.copy()
+        delta = activations[-1].copy()
         delta[np.arange(n_samples), y] -= 1
         delta /= n_samples
         weight_gradients = [None] * len(self.weights)
         bias_gradients = [None] * len(self.biases)
         for i in range(len(self.weights) - 1, -1, -1):
             weight_gradients[i] = activations[i].T @ delta
-            if l2:
-                weight_gradients[i] += self.dtype.type(l2) * self.weights[i]
             bias_gradients[i] = delta.sum(axis=0)
             if i > 0:
                 a = activations[i]
                 delta = (delta @ self.weights[i].T) * a * (1 - a)
-        return loss, weight_gradients, bias_gradients
-
-    def copy(self):
-        """Return an independent copy of the network (weights and metadata)."""
-        return Network(
-            [W.copy() for W in self.weights],
-            [b.copy() for b in self.biases],
-            json.loads(json.dumps(self.metadata)),
-        )
+        return weight_gradients, bias_gradients
 
     def is_finite(self):
         """Return True if no weight or bias is NaN or infinite."""
