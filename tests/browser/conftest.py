@@ -23,7 +23,7 @@ DESKTOP_VIEWPORT = {"width": 1280, "height": 800}
 PHONE_VIEWPORT = {"width": 390, "height": 844}
 
 SURFACE_HEIGHT = 280
-"""Height of the page's drawing surface in drawing units, as in static/app.js.
+"""Height of the page's drawing surface in drawing units, as in static/surface.js.
 
 A point (x, y) in drawing units is at (left + x * k, top + y * k) on screen,
 with k the canvas's CSS height / SURFACE_HEIGHT; the surface is as many units
