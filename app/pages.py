@@ -26,7 +26,7 @@ from flask import (
 )
 from PIL import Image, UnidentifiedImageError
 
-from model import IMAGE_SIDE, N_CLASSES
+from model import IMAGE_SIDE, N_CLASSES, PEN_WIDTH
 from model.formatting import UNKNOWN, duration, percent, probability_percent
 from model.metrics import confusion_shades
 from model.report_files import REPORT_FORMAT, REPORT_JSON, REPORT_PICTURES
@@ -38,7 +38,7 @@ bp = Blueprint("pages", __name__)
 MODEL_PAGE_KEY = "model_page"
 """Where create_app keeps the model page's ModelDescription in `app.extensions`."""
 
-STROKE_WIDTH = 18
+STROKE_WIDTH = PEN_WIDTH
 """Pen width in logical pixels on the page's 280-pixel drawing, tuned by measurement.
 
 The template writes it into the canvas's data-stroke-width, where

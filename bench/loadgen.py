@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from app.uploads import IMAGE_FIELD
 from bench.support.drawing import draw_png
 from model.handwriting import CANVAS_HEIGHT, PEN_WIDTH
 
@@ -117,7 +118,6 @@ def number_png(digits, style="transparent", line_width=PEN_WIDTH):
 
 # ---- HTTP requests ----------------------------------------------------------
 
-IMAGE_FIELD = "image"
 
 BOUNDARY_PREFIX = b"----WebKitFormBoundary"
 BOUNDARY_TEMPLATE = BOUNDARY_PREFIX + b"0" * 16

@@ -29,6 +29,15 @@ N_PIXELS = IMAGE_SIDE * IMAGE_SIDE
 N_CLASSES = 10
 """The digits 0 to 9."""
 
+CANVAS_HEIGHT = 280
+"""Height of the page's drawing surface in drawing units, and of the UNIPEN strokes' canvas."""
+
+PEN_WIDTH = 18
+"""Pen width of the page and of the UNIPEN recipe, in drawing units (chosen by measurement)."""
+
+DTYPE = np.float32
+"""Floating type of images, weights and all the arithmetic."""
+
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "weights.npz"
 """The committed, trained model that the app serves unless told otherwise."""
 

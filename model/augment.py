@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import ndimage
 
-from model import IMAGE_SIDE
+from model import DTYPE, IMAGE_SIDE
 
 KINDS = ("affine", "elastic", "thickness")
 """The kinds of augmentation, in the order they are applied to an image."""
@@ -35,7 +35,6 @@ FRAME = 1
 SINGULAR_VALUE_CUTOFF = 1e-4
 """Smoothing directions weaker than this fraction of the strongest are dropped."""
 
-DTYPE = np.float32
 
 GRID_CENTRE = (IMAGE_SIDE - 1) / 2
 """Centre of the 28×28 pixel grid in pixel indices: the origin of the centred coordinates `resample` reads."""

@@ -13,14 +13,12 @@ import hashlib
 import numpy as np
 from scipy.special import expit
 
-from model import N_CLASSES, N_PIXELS, Prediction
+from model import DTYPE, N_CLASSES, N_PIXELS, Prediction
 from model.modelfile import ModelFileError, read_model_file, write_model_file
 
 KIND = "mlp"
 """The `kind` recorded in the model files of this network."""
 
-DTYPE = np.float32
-"""Floating type of the weights and of all the arithmetic."""
 
 VERSION_HASH_LENGTH = 8
 """Hex digits of the weights' SHA-256 kept in `Network.version`."""

@@ -20,11 +20,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from model import IMAGE_SIDE
+from model import DTYPE, IMAGE_SIDE
 from model.augment import GRID_CENTRE, resample
 from model.preprocess import MNIST_CENTRE
 
-DTYPE = np.float32
 
 INK_LEVEL = 0.3
 """A pixel at least this dark counts when finding a digit's extent."""
