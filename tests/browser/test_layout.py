@@ -1,4 +1,4 @@
-"""Both pages at phone, tablet, laptop and wide-screen widths, light and dark.
+"""The pages at phone, tablet, laptop and wide-screen widths, light and dark.
 
 A screenshot is not a check: each test asserts what a person would notice
 at once, namely sideways scrolling, blocks drawn over one another, text
@@ -26,7 +26,8 @@ VIEWPORTS = {
 }
 """A phone, a tablet held upright, a laptop and a wide screen, by width."""
 
-PAGES = {"drawing": "/", "model": "/model"}
+PAGES = {"drawing": "/", "model": "/model", "error": "/no-such-page"}
+"""The drawing page, the model page and the site's error page (an unknown path)."""
 
 FORTY_TWO = [[(95, 50), (50, 170), (150, 170)], [(125, 70), (125, 240)],
              [(210, 95), (235, 55), (285, 55), (305, 95), (290, 140), (215, 235), (315, 235)]]
