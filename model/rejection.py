@@ -312,9 +312,15 @@ class NotDigitHead:
         if not path.is_file():
             raise RejectionArraysError(f"{path}: file not found")
         try:
-            with open(path, "rb") as file, np.load(file, allow_pickle=False) as archive:
-                arrays = {key: archive[key] for key in archive.files if key.startswith(PREFIX)}
-        except (OSError, ValueError, EOFError, AttributeError, zipfile.BadZipFile, zlib.error) as error:
+            with open(path, "rb") as file:
+                archive = np.load(file, allow_pickle=False)
+                if not isinstance(archive, np.lib.npyio.NpzFile):
+                    raise RejectionArraysError(f"{path}: not a .npz archive (it holds a single array)")
+                with archive:
+                    arrays = {key: archive[key] for key in archive.files if key.startswith(PREFIX)}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+            if isinstance(error, RejectionArraysError):
+                raise
             raise RejectionArraysError(f"{path}: not a readable .npz file ({error})") from None
         try:
             return cls.from_arrays(arrays, network_layer_sizes)

@@ -69,7 +69,7 @@ DIGIT_REJECTION = 0.005
 MNIST_POSITIVES = 30000
 """MNIST training digits among the positives (a random subset, enough to pin MNIST's style down)."""
 
-GENERATED_PER_KIND = 1500
+GENERATED_PER_KIND = 1000
 """Generated non-digits of each kind for training (fewer "partial": as many as the data has)."""
 
 MEASURED_GENERATED_PER_KIND = 300
