@@ -168,7 +168,7 @@ def is_fair_digit_part(stroke):
     if length < CLOSURE * size:
         return True
     strays = np.abs(chord[0] * (stroke[:, 1] - stroke[0, 1]) - chord[1] * (stroke[:, 0] - stroke[0, 0])) / length
-    return strays.max() < STRAIGHTNESS * length and abs(chord[0]) < STEEPNESS * abs(chord[1])
+    return bool(strays.max() < STRAIGHTNESS * length and abs(chord[0]) < STEEPNESS * abs(chord[1]))
 
 
 def partial_strokes(digits):

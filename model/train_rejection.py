@@ -41,7 +41,7 @@ from model.mnist import MnistError, load_mnist, to_features
 from model.network import ModelFileError, Network
 from model.preprocess import digit_field, ink_intensity
 from model.rejection import DTYPE, NotDigitHead
-from model.train import Adam, format_duration
+from model.train import Adam, format_duration, parse_hidden
 
 DIGITS_FILE = Path("handwriting") / "unipen-dev.jsonl.gz"
 OTHERS_FILE = Path("handwriting") / "unipen-dev-other.jsonl.gz"
@@ -78,6 +78,9 @@ MEASURED_GENERATED_PER_KIND = 300
 CLASS_SHARES = {"unipen_digit": 0.25, "mnist_digit": 0.25, "other": 0.4, "generated": 0.1}
 """Share of the loss each group of training samples carries, whatever its size."""
 
+NEGATIVE_GROUPS = ("other", "generated")
+"""Groups of training samples that are not digits."""
+
 RENDER_PROGRESS_EVERY = 2000
 FORWARD_BATCH = 4000
 N_MOST_ACCEPTED = 15
@@ -104,7 +107,8 @@ def draw_fields(drawings, widths, label, log=sys.stdout):
     for i, (strokes, width) in enumerate(zip(drawings, widths)):
         fields[i] = digit_field(ink_intensity(render_strokes(strokes, width))).ravel()
         if (i + 1) % RENDER_PROGRESS_EVERY == 0:
-            print(f"  {label}: {i + 1}/{len(drawings)} drawn ({time.monotonic() - started:.0f} s)", file=log, flush=True)
+            elapsed = time.monotonic() - started
+            print(f"  {label}: {i + 1}/{len(drawings)} drawn ({elapsed:.0f} s)", file=log, flush=True)
     return fields
 
 
@@ -114,9 +118,15 @@ def every_width(samples):
     return [sample["strokes"] for sample, _ in pairs], [width for _, width in pairs], [sample for sample, _ in pairs]
 
 
+def in_batches(network, X):
+    """Yield the activations of `network` for X (n, 784), FORWARD_BATCH rows at a time."""
+    for start in range(0, len(X), FORWARD_BATCH):
+        yield network.forward(X[start : start + FORWARD_BATCH])
+
+
 def head_inputs(network, head_template, X):
-    """Return the head's features for inputs X (n, 784), computed batch by batch, shape (n, n_features)."""
-    parts = [head_template.features(network.forward(X[start : start + FORWARD_BATCH])) for start in range(0, len(X), FORWARD_BATCH)]
+    """Return the features `head_template` reads for inputs X (n, 784), shape (n, n_features), float32."""
+    parts = [head_template.features(activations) for activations in in_batches(network, X)]
     return np.concatenate(parts) if parts else np.empty((0, head_template.layer_sizes[0]), dtype=DTYPE)
 
 
@@ -198,61 +208,77 @@ def print_shares(title, table, log=sys.stdout):
         print(f"  {key!s:>12}  {count:6d}  {fraction * PERCENT:6.2f}%", file=log)
 
 
-def measure(head, network, measuring_digits, measuring_others, generated, mnist_test, log=sys.stdout):
-    """Measure the head on data it never saw; print the figures and return them as a dict.
-
-    generated  : dict of kind -> (n, 784) inputs made from measuring writers' strokes
-    mnist_test : (X of shape (10000, 784), y of shape (10000,))
-    """
-    figures = {}
-
-    drawings, widths, samples = every_width(measuring_digits)
-    inks = [ink_intensity(render_strokes(strokes, width)) for strokes, width in zip(drawings, widths)]
-    digit_fields = np.stack([digit_field(ink).ravel() for ink in inks])
-    rejected = ~head.is_digit(network.forward(digit_fields))
-    labels = np.array([sample["label"] for sample in samples])
-    correct = network.predict(digit_fields) == labels
-    figures["digits_rejected"] = share(rejected)
-    figures["digits_accuracy"] = share(correct)
-    figures["digits_rejected_per_digit"] = {str(k): v[1] for k, v in by_key(labels, rejected).items()}
-    figures["digits_rejected_per_width"] = {str(k): v[1] for k, v in by_key(widths, rejected).items()}
-    figures["digits_counted"] = len(labels)
-    print(f"\nMeasuring writers' digits: {len(labels)} drawings ({len(measuring_digits)} samples × {len(WIDTHS)} widths)", file=log)
-    print(f"  rejected as not a digit: {figures['digits_rejected'] * PERCENT:.2f}%   network accuracy {figures['digits_accuracy'] * PERCENT:.2f}%", file=log)
-    print_shares("  rejected, per digit:", by_key(labels, rejected), log)
-    print_shares("  rejected, per pen width:", by_key(widths, rejected), log)
+def percent(fraction):
+    return f"{fraction * PERCENT:.2f}%"
 
 
-    others_fields = draw_fields(
-        [sample["strokes"] for sample in measuring_others["samples"]], measuring_others["widths"], "measuring non-digits", log
-    )
-    characters = np.array([sample["label"] for sample in measuring_others["samples"]])
-    accepted = head.is_digit(network.forward(others_fields))
-    figures["others_rejected"] = share(~accepted)
-    figures["others_counted"] = len(characters)
-    per_character = by_key(characters, ~accepted)
-    most_accepted = sorted(per_character.items(), key=lambda item: item[1][1])[:N_MOST_ACCEPTED]
-    figures["others_most_accepted"] = {key: {"n": count, "rejected": fraction} for key, (count, fraction) in most_accepted}
-    print(f"\nMeasuring writers' letters and symbols: {len(characters)} drawings, one random pen width each", file=log)
-    print(f"  rejected as not a digit: {figures['others_rejected'] * PERCENT:.2f}%", file=log)
-    print_shares("  rejected, the most often accepted characters:", dict(most_accepted), log)
-    print_shares("  rejected, per pen width:", by_key(measuring_others["widths"], ~accepted), log)
-
-    figures["generated_rejected"] = {}
-    print("\nGenerated from measuring writers' strokes:", file=log)
-    for kind, fields in generated.items():
-        figures["generated_rejected"][kind] = share(~head.is_digit(network.forward(fields)))
-        print(f"  {kind:>14}  {len(fields):6d}  {figures['generated_rejected'][kind] * PERCENT:6.2f}% rejected", file=log)
-
-    X_test, y_test = mnist_test
-    test_activations = [network.forward(X_test[start : start + FORWARD_BATCH]) for start in range(0, len(X_test), FORWARD_BATCH)]
-    test_rejected = np.concatenate([~head.is_digit(activations) for activations in test_activations])
-    test_correct = np.concatenate([activations[-1].argmax(axis=1) for activations in test_activations]) == y_test
-    figures["mnist_test_rejected"] = share(test_rejected)
-    figures["mnist_test_accuracy"] = share(test_correct)
+def measure_digits(head, network, samples, log=sys.stdout):
+    """Return the figures of the measuring writers' digits, each drawn at every width."""
+    drawings, widths, drawn = every_width(samples)
+    fields = draw_fields(drawings, widths, "measuring digits", log)
+    labels = np.array([sample["label"] for sample in drawn])
+    activations = network.forward(fields)
+    rejected = ~head.is_digit(activations)
+    per_digit, per_width = by_key(labels, rejected), by_key(widths, rejected)
+    figures = {
+        "digits_counted": len(labels),
+        "digits_rejected": share(rejected),
+        "digits_accuracy": share(activations[-1].argmax(axis=1) == labels),
+        "digits_rejected_per_digit": {str(key): fraction for key, (_, fraction) in per_digit.items()},
+        "digits_rejected_per_width": {str(key): fraction for key, (_, fraction) in per_width.items()},
+    }
+    print(f"\nMeasuring writers' digits: {len(labels)} drawings ({len(samples)} × {len(WIDTHS)} widths)", file=log)
     print(
-        f"\nMNIST test: {figures['mnist_test_rejected'] * PERCENT:.2f}% rejected as not a digit, "
-        f"network accuracy {figures['mnist_test_accuracy'] * PERCENT:.2f}% (unchanged: the network is frozen)",
+        f"  rejected as not a digit: {percent(figures['digits_rejected'])}, "
+        f"network accuracy {percent(figures['digits_accuracy'])}",
+        file=log,
+    )
+    print_shares("  rejected, per digit:", per_digit, log)
+    print_shares("  rejected, per pen width:", per_width, log)
+    return figures
+
+
+def measure_others(head, network, samples, widths, log=sys.stdout):
+    """Return the figures of the measuring writers' letters and symbols, each drawn at its width."""
+    fields = draw_fields([sample["strokes"] for sample in samples], widths, "measuring non-digits", log)
+    characters = np.array([sample["label"] for sample in samples])
+    rejected = ~head.is_digit(network.forward(fields))
+    most_accepted = sorted(by_key(characters, rejected).items(), key=lambda item: item[1][1])[:N_MOST_ACCEPTED]
+    figures = {
+        "others_counted": len(characters),
+        "others_rejected": share(rejected),
+        "others_most_accepted": {key: {"n": count, "rejected": fraction} for key, (count, fraction) in most_accepted},
+    }
+    print(f"\nMeasuring writers' letters and symbols: {len(characters)} drawings, one pen width each", file=log)
+    print(f"  rejected as not a digit: {percent(figures['others_rejected'])}", file=log)
+    print_shares("  rejected, the most often accepted characters:", dict(most_accepted), log)
+    print_shares("  rejected, per pen width:", by_key(widths, rejected), log)
+    return figures
+
+
+def measure_generated(head, network, generated_fields, log=sys.stdout):
+    """Return {kind: share rejected} of generated non-digits; generated_fields maps kind to (n, 784) inputs."""
+    print("\nGenerated from measuring writers' strokes:", file=log)
+    rejected = {}
+    for kind, fields in generated_fields.items():
+        rejected[kind] = share(~head.is_digit(network.forward(fields)))
+        print(f"  {kind:>14}  {len(fields):6d}  {percent(rejected[kind])} rejected", file=log)
+    return {"generated_rejected": rejected}
+
+
+def measure_mnist(head, network, X, y, log=sys.stdout):
+    """Return the figures of MNIST's test set: X (n, 784), y (n,)."""
+    rejected, predicted = [], []
+    for activations in in_batches(network, X):
+        rejected.append(~head.is_digit(activations))
+        predicted.append(activations[-1].argmax(axis=1))
+    figures = {
+        "mnist_test_rejected": share(np.concatenate(rejected)),
+        "mnist_test_accuracy": share(np.concatenate(predicted) == y),
+    }
+    print(
+        f"\nMNIST test: {percent(figures['mnist_test_rejected'])} rejected as not a digit, "
+        f"network accuracy {percent(figures['mnist_test_accuracy'])} (unchanged: the network is frozen)",
         file=log,
     )
     return figures
@@ -265,7 +291,9 @@ def read_data(data_dir):
     """Return (digits, others, mnist) read from the --data folder; raise DataMissingError naming what is missing."""
     missing = [str(data_dir / name) for name in (DIGITS_FILE, OTHERS_FILE) if not (data_dir / name).is_file()]
     if missing:
-        raise DataMissingError(f"data not found: {', '.join(missing)} (give --data the folder holding handwriting/ and mnist/)")
+        raise DataMissingError(
+            f"data not found: {', '.join(missing)} (give --data the folder holding handwriting/ and mnist/)"
+        )
     try:
         mnist = load_mnist(data_dir / MNIST_DIR, mirrors=())
     except MnistError as error:
@@ -276,6 +304,68 @@ def read_data(data_dir):
 def generate_drawings(digits, others, per_kind, kinds, rng):
     """Return {kind: list of drawings} of generated non-digits made from these samples' strokes."""
     return {kind: negatives.generate(kind, per_kind, digits, others, rng) for kind in kinds}
+
+
+def training_set(args, network, template, digits, others, mnist, rng, log=sys.stdout):
+    """Return (features, groups, folds) of every training sample.
+
+    features : ndarray of shape (n, n_features), what the head reads
+    groups   : ndarray of shape (n,), "unipen_digit", "mnist_digit", "other" or "generated"
+    folds    : ndarray of shape (n,), the writer fold, -1 for samples without a
+               writer (MNIST, generated), which join every fold's training set
+    """
+    print("drawing the training drawings with the page's pen:", file=log, flush=True)
+    drawings, widths, samples = every_width(digits)
+    digit_features = head_inputs(network, template, draw_fields(drawings, widths, "digits", log))
+    other_widths = rng.choice(WIDTHS, len(others))
+    other_fields = draw_fields([sample["strokes"] for sample in others], other_widths, "non-digits", log)
+    other_features = head_inputs(network, template, other_fields)
+    per_kind = min(args.generated, args.limit or args.generated)
+    generated = generate_drawings(digits, others, per_kind, args.kinds, rng)
+    generated_drawings = [drawing for kind in args.kinds for drawing in generated[kind]]
+    generated_widths = rng.choice(WIDTHS, len(generated_drawings))
+    generated_fields = draw_fields(generated_drawings, generated_widths, "generated", log)
+    generated_features = head_inputs(network, template, generated_fields)
+    mnist_chosen = rng.permutation(len(mnist.train_labels))[: args.limit or args.mnist]
+    mnist_features = head_inputs(network, template, to_features(mnist.train_images[mnist_chosen]))
+
+    parts = (
+        ("unipen_digit", digit_features, [sample["writer"] for sample in samples]),
+        ("mnist_digit", mnist_features, None),
+        ("other", other_features, [sample["writer"] for sample in others]),
+        ("generated", generated_features, None),
+    )
+    groups = np.concatenate([np.full(len(part), group) for group, part, _ in parts])
+    folds = np.concatenate(
+        [writer_folds(writers, args.folds) if writers else np.full(len(part), -1) for _, part, writers in parts]
+    )
+    return np.concatenate([part for _, part, _ in parts]), groups, folds
+
+
+def cross_validate(args, features, groups, folds, rng, log=sys.stdout):
+    """Return (threshold, figures): the threshold rejecting --digit-rejection of held-out writers' digits."""
+    targets = np.isin(groups, NEGATIVE_GROUPS).astype(DTYPE)
+    held_out_scores = np.zeros(len(groups), dtype=DTYPE)
+    for fold in range(args.folds):
+        print(f"cross-validation fold {fold + 1}/{args.folds}:", file=log, flush=True)
+        trained, held_out = folds != fold, folds == fold
+        head = fit_head(
+            features[trained], targets[trained], loss_shares(groups[trained]), rng,
+            args.input_layers, features.shape[1], args.hidden, args.epochs, log,
+        )
+        held_out_scores[held_out] = head.forward_features(features[held_out])[-1][:, 0]
+    digit_scores = held_out_scores[groups == "unipen_digit"]
+    threshold = threshold_for(digit_scores, args.digit_rejection)
+    figures = {
+        "digits_rejected": share(digit_scores >= threshold),
+        "others_rejected": share(held_out_scores[groups == "other"] >= threshold),
+    }
+    print(
+        f"threshold {threshold:.6f}: held-out training writers' digits {percent(figures['digits_rejected'])} "
+        f"rejected, their non-digits {percent(figures['others_rejected'])}",
+        file=log, flush=True,
+    )
+    return threshold, figures
 
 
 def run(args, command, log=sys.stdout):
@@ -294,71 +384,34 @@ def run(args, command, log=sys.stdout):
         f"measuring writers: {len(digits_measuring)} digits, {len(others_measuring)} non-digits",
         file=log, flush=True,
     )
-    template = NotDigitHead.initialise(args.input_layers, sum(network.layer_sizes[i] for i in args.input_layers), (1,), rng)
-
-    print("drawing the training drawings with the page's pen:", file=log, flush=True)
-    drawings, widths, samples = every_width(digits_train)
-    digit_features = head_inputs(network, template, draw_fields(drawings, widths, "digits", log))
-    digit_writers = np.array([sample["writer"] for sample in samples])
-    other_widths = rng.choice(WIDTHS, len(others_train))
-    other_features = head_inputs(network, template, draw_fields([s["strokes"] for s in others_train], other_widths, "non-digits", log))
-    other_writers = np.array([sample["writer"] for sample in others_train])
-    per_kind = args.generated if not args.limit else min(args.generated, args.limit)
-    generated = generate_drawings(digits_train, others_train, per_kind, args.kinds, rng)
-    generated_drawings = [drawing for kind in args.kinds for drawing in generated[kind]]
-    generated_features = head_inputs(
-        network, template, draw_fields(generated_drawings, rng.choice(WIDTHS, len(generated_drawings)), "generated", log)
-    )
-    mnist_chosen = rng.permutation(len(mnist.train_labels))[: args.mnist if not args.limit else args.limit]
-    mnist_features = head_inputs(network, template, to_features(mnist.train_images[mnist_chosen]))
-
-    features = np.concatenate([digit_features, mnist_features, other_features, generated_features])
-    groups = np.array(
-        ["unipen_digit"] * len(digit_features) + ["mnist_digit"] * len(mnist_features)
-        + ["other"] * len(other_features) + ["generated"] * len(generated_features)
-    )
-    targets = np.isin(groups, ("other", "generated")).astype(DTYPE)
-    # Generated drawings and MNIST digits have no writer: they join every fold's training set.
-    folds = np.full(len(groups), -1)
-    folds[: len(digit_features)] = writer_folds(digit_writers, args.folds)
-    other_start = len(digit_features) + len(mnist_features)
-    folds[other_start : other_start + len(other_features)] = writer_folds(other_writers, args.folds)
-
-    train_kwargs = {"input_layers": args.input_layers, "n_features": features.shape[1], "hidden": args.hidden, "epochs": args.epochs, "log": log}
-    held_out_scores = np.zeros(len(groups), dtype=DTYPE)
-    for fold in range(args.folds):
-        print(f"cross-validation fold {fold + 1}/{args.folds}:", file=log, flush=True)
-        trained = folds != fold
-        head = fit_head(features[trained], targets[trained], loss_shares(groups[trained]), rng, **train_kwargs)
-        held_out = folds == fold
-        held_out_scores[held_out] = head.forward_features(features[held_out])[-1][:, 0]
-    is_held_out_digit = (groups == "unipen_digit")
-    threshold = threshold_for(held_out_scores[is_held_out_digit], args.digit_rejection)
-    held_out_others = held_out_scores[groups == "other"]
-    cross_validated = {
-        "digits_rejected": share(held_out_scores[is_held_out_digit] >= threshold),
-        "others_rejected": share(held_out_others >= threshold),
-    }
-    print(
-        f"threshold {threshold:.6f}: held-out training writers' digits {cross_validated['digits_rejected'] * PERCENT:.2f}% "
-        f"rejected, their non-digits {cross_validated['others_rejected'] * PERCENT:.2f}% rejected",
-        file=log, flush=True,
-    )
+    n_features = sum(network.layer_sizes[layer] for layer in args.input_layers)
+    template = NotDigitHead.initialise(args.input_layers, n_features, (1,), rng)
+    features, groups, folds = training_set(args, network, template, digits_train, others_train, mnist, rng, log)
+    threshold, cross_validated = cross_validate(args, features, groups, folds, rng, log)
 
     print("final head on every training writer:", file=log, flush=True)
-    head = fit_head(features, targets, loss_shares(groups), rng, **train_kwargs)
+    targets = np.isin(groups, NEGATIVE_GROUPS).astype(DTYPE)
+    head = fit_head(
+        features, targets, loss_shares(groups), rng, args.input_layers, n_features, args.hidden, args.epochs, log
+    )
     head.threshold = threshold
 
     print("drawing the measuring writers' drawings:", file=log, flush=True)
-    measured_generated = generate_drawings(digits_measuring, others_measuring, MEASURED_GENERATED_PER_KIND if not args.limit else args.limit, args.kinds or negatives.KINDS, rng)
-    measured_generated_fields = {
-        kind: draw_fields(drawings, rng.choice(WIDTHS, len(drawings)), kind, log) for kind, drawings in measured_generated.items() if drawings
+    per_kind = min(MEASURED_GENERATED_PER_KIND, args.limit or MEASURED_GENERATED_PER_KIND)
+    measured_kinds = args.kinds or negatives.KINDS
+    generated = generate_drawings(digits_measuring, others_measuring, per_kind, measured_kinds, rng)
+    generated_fields = {
+        kind: draw_fields(drawings, rng.choice(WIDTHS, len(drawings)), kind, log)
+        for kind, drawings in generated.items()
+        if drawings
     }
-    figures = measure(
-        head, network, digits_measuring,
-        {"samples": others_measuring, "widths": rng.choice(WIDTHS, len(others_measuring))},
-        measured_generated_fields, (to_features(mnist.test_images), mnist.test_labels.astype(np.int64)), log,
-    )
+    other_widths = rng.choice(WIDTHS, len(others_measuring))
+    figures = {
+        **measure_digits(head, network, digits_measuring, log),
+        **measure_others(head, network, others_measuring, other_widths, log),
+        **measure_generated(head, network, generated_fields, log),
+        **measure_mnist(head, network, to_features(mnist.test_images), mnist.test_labels.astype(np.int64), log),
+    }
     head.metadata = {
         "format": "digit-recogniser not-a-digit head",
         "command": command,
@@ -375,6 +428,7 @@ def run(args, command, log=sys.stdout):
 
 
 def parse_layers(text):
+    """Return activation indices from "1,2,3" (argparse type); 0, the pixels, is allowed."""
     try:
         layers = tuple(int(part) for part in text.split(","))
     except ValueError:
@@ -385,6 +439,7 @@ def parse_layers(text):
 
 
 def parse_kinds(text):
+    """Return kinds of generated non-digits from "scribble,zigzag" (argparse type)."""
     kinds = tuple(kind for kind in text.split(",") if kind)
     unknown = [kind for kind in kinds if kind not in negatives.KINDS]
     if unknown:
@@ -394,15 +449,24 @@ def parse_kinds(text):
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m model.train_rejection", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, required=True, help="folder holding handwriting/ and mnist/ (the project's ../shared)")
+    parser.add_argument(
+        "--data", type=Path, required=True, help="folder holding handwriting/ and mnist/ (the project's ../shared)"
+    )
     parser.add_argument("--out", type=Path, required=True, help="file to write the head to (.npz)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every random choice")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH, help="the frozen digit network")
-    parser.add_argument("--input-layers", type=parse_layers, default=INPUT_LAYERS, help="activations the head reads (0 = pixels)")
-    parser.add_argument("--hidden", type=parse_layers, default=HIDDEN, help="hidden layer sizes of the head")
+    parser.add_argument(
+        "--input-layers", type=parse_layers, default=INPUT_LAYERS, help="activations the head reads (0 = pixels)"
+    )
+    parser.add_argument("--hidden", type=parse_hidden, default=HIDDEN, help="hidden layer sizes of the head")
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--folds", type=int, default=N_FOLDS, help="writer folds of the cross-validation")
-    parser.add_argument("--digit-rejection", type=float, default=DIGIT_REJECTION, help="share of held-out digits the threshold may reject")
+    parser.add_argument(
+        "--digit-rejection",
+        type=float,
+        default=DIGIT_REJECTION,
+        help="share of held-out digits the threshold may reject",
+    )
     parser.add_argument("--kinds", type=parse_kinds, default=negatives.KINDS, help="kinds of generated non-digits")
     parser.add_argument("--generated", type=int, default=GENERATED_PER_KIND, help="generated non-digits of each kind")
     parser.add_argument("--mnist", type=int, default=MNIST_POSITIVES, help="MNIST training digits among the positives")
@@ -426,7 +490,8 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 1
     head.save(args.out)
-    print(f"saved {args.out}: threshold {head.threshold:.6f}, {format_duration(head.metadata['training_seconds'])} in all")
+    duration = format_duration(head.metadata["training_seconds"])
+    print(f"saved {args.out}: threshold {head.threshold:.6f}, {duration} in all")
     return 0
 
 

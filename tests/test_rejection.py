@@ -21,10 +21,16 @@ from tests.drawing import STYLES, draw_png
 
 COMMITTED_HEAD_PATH = model.DEFAULT_MODEL_PATH.parent / "not_digit.npz"
 
+def ellipse(centre_x, centre_y, half_width, half_height, n_points=21):
+    """Return a closed oval stroke as canvas points."""
+    angles = np.linspace(0, 2 * math.pi, n_points)
+    return list(zip(centre_x + half_width * np.sin(angles), centre_y - half_height * np.cos(angles)))
+
+
 CLEAR_DIGITS = {
     "a 1": [[(140, 50), (140, 230)]],
     "a 7": [[(90, 60), (190, 60), (130, 230)]],
-    "a 0": [[(140 + 50 * math.sin(t / 20 * 2 * math.pi), 140 - 85 * math.cos(t / 20 * 2 * math.pi)) for t in range(21)]],
+    "a 0": [ellipse(140, 140, 50, 85)],
 }
 """Digits anyone reads as such, as canvas strokes."""
 
@@ -196,7 +202,7 @@ def test_the_threshold_rejects_at_most_the_share_asked_for():
     ("stroke", "fair"),
     [
         ([(140, 50), (145, 230)], True),
-        ([(140 + 50 * math.sin(t / 10), 140 - 80 * math.cos(t / 10)) for t in range(64)], True),
+        (ellipse(140, 140, 50, 80), True),
         ([(60, 140), (220, 140)], False),
         ([(60, 60), (60, 180), (200, 180)], False),
     ],
