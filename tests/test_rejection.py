@@ -90,7 +90,8 @@ def test_the_committed_head_records_how_it_was_made(committed_head):
     description = committed_head.describe()
     assert description["command"].startswith("python -m model.train_rejection ")
     assert 0 < description["threshold"] < 1
-    assert description["measuring_writers"]["digits_rejected"] <= 0.01
+    assert description["cross_validated"]["digits_rejected"] <= description["target_digit_rejection"]
+    assert set(description["measuring_writers"]) >= {"digits_rejected", "others_rejected", "mnist_test_rejected"}
 
 
 def test_arrays_round_trip(small_head):
