@@ -25,14 +25,13 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit
 
+from model import DTYPE
+
 FORMAT_VERSION = 1
 """Version of the array layout that `to_arrays` writes and `from_arrays` reads."""
 
 PREFIX = "not_digit_"
 """Prefix of every array name, so that the head can share a file with the network."""
-
-DTYPE = np.float32
-"""Floating type of the weights and of all the arithmetic."""
 
 FORMAT_KEY = PREFIX + "format_version"
 LAYERS_KEY = PREFIX + "input_layers"

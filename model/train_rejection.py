@@ -34,14 +34,17 @@ from pathlib import Path
 
 import numpy as np
 
-from model import DEFAULT_MODEL_PATH, N_CLASSES, N_PIXELS
+from model import DEFAULT_MODEL_PATH, DTYPE, N_CLASSES, N_PIXELS
 from model import negatives
 from model.handwriting import load_handwriting, render_strokes, split_by_writer
 from model.mnist import MnistError, load_mnist, to_features
 from model.network import ModelFileError, Network
 from model.preprocess import digit_field, ink_intensity
-from model.rejection import DTYPE, NotDigitHead
-from model.train import Adam, format_duration, parse_hidden
+from model.rejection import NotDigitHead
+from model.formatting import duration as format_duration
+from model.formatting import percent
+from model.optimizers import Adam
+from model.train import parse_hidden
 
 DIGITS_FILE = Path("handwriting") / "unipen-dev.jsonl.gz"
 OTHERS_FILE = Path("handwriting") / "unipen-dev-other.jsonl.gz"
@@ -212,10 +215,6 @@ def print_shares(title, table, log=sys.stdout):
     print(title, file=log)
     for key, (count, fraction) in table.items():
         print(f"  {key!s:>12}  {count:6d}  {fraction * PERCENT:6.2f}%", file=log)
-
-
-def percent(fraction):
-    return f"{fraction * PERCENT:.2f}%"
 
 
 def measure_digits(head, network, samples, log=sys.stdout):

@@ -17,7 +17,7 @@ from model.rejection import (
     RejectionArraysError,
 )
 from model.train_rejection import fit_head, main, threshold_for
-from tests.drawing import STYLES, draw_png
+from bench.support.drawing import STYLES, draw_png
 
 COMMITTED_HEAD_PATH = model.DEFAULT_MODEL_PATH.parent / "not_digit.npz"
 
