@@ -15,6 +15,8 @@ from scipy.special import expit
 
 from model import DTYPE, N_CLASSES, N_PIXELS, Prediction
 from model.modelfile import ModelFileError, read_model_file, write_model_file
+from model.rejection import PREFIX as NOT_DIGIT_PREFIX
+from model.rejection import NotDigitHead, RejectionArraysError
 
 KIND = "mlp"
 """The `kind` recorded in the model files of this network."""
@@ -60,9 +62,12 @@ class Network:
     weights     : list of ndarray, weights[i] of shape (layer_sizes[i], layer_sizes[i + 1])
     biases      : list of ndarray, biases[i] of shape (layer_sizes[i + 1],)
     metadata    : dict, JSON-serialisable training metadata
+    not_digit   : NotDigitHead or None, which reads the hidden activations
+                  to say when a drawing is not a digit; without one, every
+                  drawing counts as a digit
     """
 
-    def __init__(self, weights, biases, metadata=None):
+    def __init__(self, weights, biases, metadata=None, not_digit=None):
         if len(weights) != len(biases) or not weights:
             raise ValueError(
                 f"need one bias per weight matrix and at least one layer, "
@@ -71,6 +76,7 @@ class Network:
         self.weights = list(weights)
         self.biases = list(biases)
         self.metadata = dict(metadata or {})
+        self.not_digit = not_digit
         self._frozen_version = None
 
     @classmethod
@@ -114,12 +120,17 @@ class Network:
         for W, b in zip(self.weights, self.biases):
             digest.update(np.ascontiguousarray(W).tobytes())
             digest.update(np.ascontiguousarray(b).tobytes())
+        if self.not_digit is not None:
+            for name, array in sorted(self.not_digit.to_arrays().items()):
+                digest.update(name.encode("utf-8"))
+                digest.update(np.ascontiguousarray(array).tobytes())
         sizes = "-".join(str(size) for size in self.layer_sizes)
         return f"{KIND}-{sizes}-{digest.hexdigest()[:VERSION_HASH_LENGTH]}"
 
     def freeze(self):
         """Make the weights read-only and hash them once, for serving; return self."""
-        for array in self.weights + self.biases:
+        head = [] if self.not_digit is None else self.not_digit.weights + self.not_digit.biases
+        for array in self.weights + self.biases + head:
             array.flags.writeable = False
         self._frozen_version = None
         self._frozen_version = self.version
@@ -137,6 +148,7 @@ class Network:
             "parameter_count": self.parameter_count,
             "dtype": str(self.dtype),
             "metadata": self.metadata,
+            "not_digit": None if self.not_digit is None else self.not_digit.describe(),
         }
 
     @property
@@ -165,6 +177,23 @@ class Network:
         images : ndarray of shape (n_samples, 28, 28) or (n_samples, 784),
                  float32 in [0, 1], ink = 1.
         """
+        return self.forward(self._rows(images))[-1].astype(np.float32, copy=False)
+
+    def recognise(self, images):
+        """Return the Prediction for a batch of digit fields: probabilities and is_digit.
+
+        images : ndarray of shape (n_samples, 28, 28) or (n_samples, 784)
+        One forward pass serves both: the not-a-digit head reads the hidden
+        activations the probabilities were computed from.
+        """
+        activations = self.forward(self._rows(images))
+        probabilities = activations[-1].astype(np.float32, copy=False)
+        if self.not_digit is None:
+            return Prediction(probabilities, np.ones(len(probabilities), dtype=bool))
+        return Prediction(probabilities, self.not_digit.is_digit(activations))
+
+    def _rows(self, images):
+        """Return images as rows of the input layer, shape (n_samples, 784), in the network's dtype."""
         X = np.asarray(images, dtype=self.dtype)
         X = X.reshape(len(X), -1) if X.ndim == 3 else X
         if X.ndim != 2 or X.shape[1] != self.layer_sizes[0]:
@@ -172,15 +201,11 @@ class Network:
                 f"images must have shape (n_samples, 28, 28) or (n_samples, {self.layer_sizes[0]}), "
                 f"got {np.shape(images)}"
             )
-        return self.forward(X)[-1].astype(np.float32, copy=False)
+        return X
 
-    def recognise(self, images):
-        """Return the Prediction for a batch of digit fields: probabilities and is_digit.
-
-        images : ndarray of shape (n_samples, 28, 28) or (n_samples, 784)
-        """
-        probabilities = self.predict_proba(images)
-        return Prediction(probabilities, np.ones(len(probabilities), dtype=bool))
+    def with_not_digit(self, head):
+        """Return this network with `head` as its not-a-digit head (the weights are shared)."""
+        return Network(self.weights, self.biases, self.metadata, head)
 
     def predict(self, X):
         """Return the most probable class of each row of X, shape (n_samples,)."""
@@ -224,6 +249,8 @@ class Network:
         for i, (W, b) in enumerate(zip(self.weights, self.biases)):
             arrays[f"W{i}"] = W
             arrays[f"b{i}"] = b
+        if self.not_digit is not None:
+            arrays.update(self.not_digit.to_arrays())
         return arrays
 
     def save(self, path):
@@ -269,4 +296,10 @@ class Network:
                 layer.append(array)
         if len({array.dtype for array in weights + biases}) != 1:
             raise ModelFileError(path, "weights and biases must all have the same dtype")
-        return cls(weights, biases, metadata).freeze()
+        not_digit = None
+        if any(key.startswith(NOT_DIGIT_PREFIX) for key in arrays):
+            try:
+                not_digit = NotDigitHead.from_arrays(arrays, sizes)
+            except RejectionArraysError as error:
+                raise ModelFileError(path, f"not-a-digit head: {error}") from None
+        return cls(weights, biases, metadata, not_digit).freeze()

@@ -1,0 +1,220 @@
+"""The not-a-digit head: its decision on clear drawings, its arrays, its training."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import model
+from model import negatives
+from model.network import Network
+from model.preprocess import digit_field, ink_from_bytes
+from model.rejection import (
+    METADATA_KEY,
+    THRESHOLD_KEY,
+    NotDigitHead,
+    RejectionArraysError,
+)
+from model.train_rejection import fit_head, main, threshold_for
+from bench.support.drawing import STYLES, draw_png
+
+COMMITTED_HEAD_PATH = model.DEFAULT_MODEL_PATH.parent / "not_digit.npz"
+
+def ellipse(centre_x, centre_y, half_width, half_height, n_points=21):
+    """Return a closed oval stroke as canvas points."""
+    angles = np.linspace(0, 2 * math.pi, n_points)
+    return list(zip(centre_x + half_width * np.sin(angles), centre_y - half_height * np.cos(angles)))
+
+
+CLEAR_DIGITS = {
+    "a 1": [[(140, 50), (140, 230)]],
+    "a 7": [[(90, 60), (190, 60), (130, 230)]],
+    "a 0": [ellipse(140, 140, 50, 85)],
+}
+"""Digits anyone reads as such, as canvas strokes."""
+
+CLEAR_NON_DIGITS = {
+    "a plus sign": [[(140, 60), (140, 220)], [(60, 140), (220, 140)]],
+    "an A": [[(70, 230), (140, 50), (210, 230)], [(100, 160), (180, 160)]],
+    "an x": [[(70, 70), (210, 210)], [(210, 70), (70, 210)]],
+}
+"""Characters no one reads as a digit, as canvas strokes."""
+
+
+@pytest.fixture(scope="module")
+def network():
+    return Network.load(model.DEFAULT_MODEL_PATH)
+
+
+@pytest.fixture(scope="module")
+def committed_head(network):
+    return NotDigitHead.load(COMMITTED_HEAD_PATH, network.layer_sizes)
+
+
+@pytest.fixture()
+def small_head():
+    """An untrained head reading the two hidden layers of a 784-800-800-10 network."""
+    return NotDigitHead.initialise((1, 2), 1600, (8,), np.random.default_rng(0))
+
+
+def activations_of(network, strokes, style="transparent"):
+    """Draw strokes as the page would, send the PNG through the real pipeline; return the activations."""
+    field = digit_field(ink_from_bytes(draw_png(strokes, style)))
+    return network.forward(field.reshape(1, -1))
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("name", CLEAR_DIGITS)
+def test_a_clear_digit_is_a_digit(network, committed_head, name, style):
+    assert committed_head.is_digit(activations_of(network, CLEAR_DIGITS[name], style)).tolist() == [True]
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("name", CLEAR_NON_DIGITS)
+def test_a_clear_letter_or_symbol_is_not_a_digit(network, committed_head, name, style):
+    assert committed_head.is_digit(activations_of(network, CLEAR_NON_DIGITS[name], style)).tolist() == [False]
+
+
+def test_the_decision_is_vectorised_over_the_batch(network, committed_head):
+    drawings = [*CLEAR_DIGITS.values(), *CLEAR_NON_DIGITS.values()]
+    fields = np.stack([digit_field(ink_from_bytes(draw_png(strokes))).ravel() for strokes in drawings])
+    activations = network.forward(fields)
+    scores = committed_head.score(activations)
+    assert scores.shape == (len(drawings),) and scores.dtype == np.float32
+    one_by_one = [committed_head.score([layer[i : i + 1] for layer in activations])[0] for i in range(len(drawings))]
+    np.testing.assert_allclose(scores, one_by_one, rtol=1e-5)
+
+
+def test_the_committed_head_records_how_it_was_made(committed_head):
+    description = committed_head.describe()
+    assert description["command"].startswith("python -m model.train_rejection ")
+    assert 0 < description["threshold"] < 1
+    assert description["cross_validated"]["digits_rejected"] <= description["target_digit_rejection"]
+    assert set(description["measuring_writers"]) >= {"digits_rejected", "others_rejected", "mnist_test_rejected"}
+
+
+def test_arrays_round_trip(small_head):
+    small_head.threshold = 0.75
+    small_head.metadata = {"command": "python -m model.train_rejection --seed 3"}
+    features = np.random.default_rng(1).uniform(0, 1, (5, 1600)).astype(np.float32)
+    copy = NotDigitHead.from_arrays(small_head.to_arrays(), (784, 800, 800, 10))
+    np.testing.assert_array_equal(copy.forward_features(features)[-1], small_head.forward_features(features)[-1])
+    assert copy.describe() == small_head.describe()
+
+
+def test_a_saved_head_loads_from_its_file_without_pickle(small_head, tmp_path):
+    path = tmp_path / "head.npz"
+    small_head.save(path)
+    with np.load(path, allow_pickle=False) as archive:
+        assert all(archive[key].dtype != object for key in archive.files)
+    assert NotDigitHead.load(path).layer_sizes == small_head.layer_sizes
+
+
+def test_arrays_beside_the_networks_own_are_ignored(small_head):
+    arrays = {"W0": np.zeros((784, 800), np.float32), **small_head.to_arrays()}
+    assert NotDigitHead.from_arrays(arrays).layer_sizes == (1600, 8, 1)
+
+
+def spoil(arrays, key, value):
+    spoilt = dict(arrays)
+    if value is None:
+        del spoilt[key]
+    else:
+        spoilt[key] = value
+    return spoilt
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("not_digit_W0", None, "missing array 'not_digit_W0'"),
+        ("not_digit_b1", None, "missing array 'not_digit_b1'"),
+        ("not_digit_W1", np.zeros((9, 1), np.float32), "has shape (9, 1), expected (8, fan_out)"),
+        ("not_digit_b0", np.zeros(7, np.float32), "has shape (7,), expected (8,)"),
+        ("not_digit_W0", np.zeros((1600, 8), np.float64), "dtype float64, expected float32"),
+        ("not_digit_b0", np.full(8, np.nan, np.float32), "NaN or infinite"),
+        (THRESHOLD_KEY, np.array(1.5, np.float32), "must be a single float in [0, 1]"),
+        (METADATA_KEY, np.array("{not json"), "not valid JSON"),
+        (METADATA_KEY, np.array(json.dumps([1, 2])), "must be a JSON object"),
+        ("not_digit_input_layers", np.array([-1]), "non-negative integers"),
+        ("not_digit_format_version", np.array(99), "unsupported not_digit_format_version 99"),
+    ],
+)
+def test_malformed_arrays_are_refused_with_a_reason(small_head, key, value, message):
+    with pytest.raises(RejectionArraysError) as caught:
+        NotDigitHead.from_arrays(spoil(small_head.to_arrays(), key, value))
+    assert message in str(caught.value)
+
+
+def test_a_head_that_does_not_fit_the_network_is_refused(small_head):
+    with pytest.raises(RejectionArraysError, match="reads 1600 features, but layers"):
+        NotDigitHead.from_arrays(small_head.to_arrays(), (784, 500, 500, 10))
+
+
+def test_a_file_that_is_not_an_archive_is_refused(tmp_path):
+    path = tmp_path / "head.npz"
+    path.write_bytes(b"not a zip file")
+    with pytest.raises(RejectionArraysError, match="not a readable .npz file"):
+        NotDigitHead.load(path)
+
+
+def test_gradients_match_finite_differences():
+    rng = np.random.default_rng(2)
+    head = NotDigitHead.initialise((1,), 6, (4,), rng)
+    head.weights = [W.astype(np.float64) for W in head.weights]
+    head.biases = [b.astype(np.float64) + rng.normal(0, 0.1, b.shape) for b in head.biases]
+    features = rng.uniform(0, 1, (10, 6))
+    targets = (rng.random(10) < 0.5).astype(np.float64)
+    weights = rng.uniform(0.5, 2, 10)
+    _, weight_gradients, _ = head.loss_and_gradients(features, targets, weights)
+    step = 1e-6
+    for i, j in ((0, (2, 3)), (1, (1, 0))):
+        original = head.weights[i][j]
+        head.weights[i][j] = original + step
+        above = head.loss_and_gradients(features, targets, weights)[0]
+        head.weights[i][j] = original - step
+        below = head.loss_and_gradients(features, targets, weights)[0]
+        head.weights[i][j] = original
+        assert weight_gradients[i][j] == pytest.approx((above - below) / (2 * step), rel=1e-4)
+
+
+def test_a_small_seeded_training_run_learns_digits_from_scribbles(network):
+    rng = np.random.default_rng(0)
+    digits = [strokes for strokes in CLEAR_DIGITS.values() for _ in range(20)]
+    scribbles = [negatives.scribble(rng) for _ in range(60)]
+    fields = np.stack([digit_field(ink_from_bytes(draw_png(strokes))).ravel() for strokes in digits + scribbles])
+    template = NotDigitHead.initialise((2,), 800, (1,), rng)
+    features = template.features(network.forward(fields))
+    targets = np.repeat([0, 1], 60).astype(np.float32)
+    shares = np.full(120, 1 / 120, np.float32)
+    head = fit_head(features, targets, shares, np.random.default_rng(0), (2,), 800, hidden=(16,), epochs=300)
+    scores = head.forward_features(features)[-1][:, 0]
+    assert np.mean((scores >= 0.5) == targets) >= 0.95
+
+
+def test_the_threshold_rejects_at_most_the_share_asked_for():
+    scores = np.linspace(0, 1, 1000, dtype=np.float32)
+    threshold = threshold_for(scores, 0.005)
+    assert np.count_nonzero(scores >= threshold) == 5
+
+
+@pytest.mark.parametrize(
+    ("stroke", "fair"),
+    [
+        ([(140, 50), (145, 230)], True),
+        (ellipse(140, 140, 50, 80), True),
+        ([(60, 140), (220, 140)], False),
+        ([(60, 60), (60, 180), (200, 180)], False),
+    ],
+    ids=["a steep line reads as 1", "a loop reads as 0", "a bar", "an L"],
+)
+def test_a_part_of_a_digit_that_is_itself_a_fair_digit_is_no_negative(stroke, fair):
+    assert negatives.is_fair_digit_part(stroke) is fair
+
+
+def test_training_without_the_data_fails_with_a_clear_message(tmp_path, capsys):
+    status = main(["--data", str(tmp_path), "--out", str(tmp_path / "head.npz")])
+    assert status == 1
+    assert f"data not found: {tmp_path / 'handwriting' / 'unipen-dev.jsonl.gz'}" in capsys.readouterr().err
+    assert not (tmp_path / "head.npz").exists()
