@@ -174,10 +174,10 @@ class PredictClient:
                 self._drop_connection()
             return response.status, json.loads(payload)
 
-    def predict_png(self, png):
-        """Post PNG bytes as a raw image/png body to /predict."""
+    def predict_png(self, png, path="/predict"):
+        """Post PNG bytes as a raw image/png body to /predict (or another image endpoint)."""
         return self.request(
-            "POST", "/predict", png, {"Content-Type": "image/png", "Accept": "application/json"}
+            "POST", path, png, {"Content-Type": "image/png", "Accept": "application/json"}
         )
 
     def model_version(self):
@@ -219,10 +219,12 @@ def classify(client, samples, case, png):
         record["predicted"] = body["digit"]
         record["confidence"] = body["confidence"]
         record["confident"] = body.get("confident")
+        record["is_digit"] = body.get("is_digit")
         record["probabilities"] = body["probabilities"]
     else:
         record["predicted"] = None
         record["confidence"] = None
+        record["is_digit"] = None
         record["error"] = body.get("error", body) if isinstance(body, dict) else body
     return record
 

@@ -12,6 +12,7 @@ from model.handwriting import CANVAS_HEIGHT, render_strokes
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
 MNIST_DIR = SHARED_DIR / "mnist"
 HANDWRITING_PATH = SHARED_DIR / "handwriting" / "unipen-dev.jsonl.gz"
+OTHERS_PATH = SHARED_DIR / "handwriting" / "unipen-dev-other.jsonl.gz"
 
 
 @pytest.fixture(scope="session")
@@ -89,6 +90,14 @@ def handwriting_path():
     if not HANDWRITING_PATH.is_file():
         pytest.skip(f"handwriting data not found at {HANDWRITING_PATH}")
     return HANDWRITING_PATH
+
+
+@pytest.fixture(scope="session")
+def others_path():
+    """The UNIPEN letters and symbols (drawings that are not digits), beside the project."""
+    if not OTHERS_PATH.is_file():
+        pytest.skip(f"non-digit data not found at {OTHERS_PATH}")
+    return OTHERS_PATH
 
 
 @pytest.fixture(scope="session")

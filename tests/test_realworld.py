@@ -1,4 +1,4 @@
-"""Real handwriting through the real server: a regression floor on UNIPEN drawings.
+"""Real handwriting through the real server: regression floors on UNIPEN drawings, numbers and non-digits.
 
 A fixed, seeded, label-stratified sample of the development trajectories is
 drawn as the page's canvas would, in the style each sample suggests and with
@@ -7,10 +7,15 @@ stroke widths spread from a thin pen to a thick finger, and posted to
 the same thing in more detail; both choose samples with the same function.
 """
 
+import numpy as np
 import pytest
 
 from bench.realworld import PredictClient, classify_cases, regression_cases, render_case
-from model.handwriting import load_handwriting
+from bench.support.compose import compose_numbers, number_png
+from bench.support.drawing import draw_png
+from model.handwriting import load_handwriting, split_by_writer
+
+NUMBER_PATH = "/predict/number"
 
 N_DRAWINGS = 200
 SEED = 0
@@ -62,3 +67,83 @@ def test_every_development_drawing_gets_an_answer(answers):
 def test_development_drawings_stay_above_the_target(answers):
     accuracy, message = accuracy_report(answers, TARGET_ACCURACY)
     assert accuracy >= TARGET_ACCURACY, message
+
+
+# Whole numbers: composed from the measuring writers' digits (bench.support.compose)
+
+N_NUMBERS = 96
+"""Twelve numbers of each length from 1 to 8 digits; about a third hold a touching pair."""
+
+NUMBER_SEED = 1
+
+TARGET_NUMBERS_APART = 0.93
+"""Issue 12's bar for numbers whose digits do not touch (set there for 4 digits)."""
+
+TARGET_LENGTH_APART = 0.99
+"""Issue 12's bar for reading the right number of digits when none touch."""
+
+
+@pytest.fixture(scope="module")
+def number_answers(handwriting_path, live_server):
+    """(composed number, the server's answer) for a fixed sample of the measuring writers' numbers."""
+    _, measuring = split_by_writer(load_handwriting(handwriting_path))
+    numbers = compose_numbers(measuring, N_NUMBERS, seed=NUMBER_SEED)
+    with PredictClient(live_server) as client:
+        return [(number, client.predict_png(number_png(number), NUMBER_PATH)) for number in numbers]
+
+
+def test_every_composed_number_gets_an_answer(number_answers):
+    failed = [(number.text, status) for number, (status, _) in number_answers if status != 200]
+    assert not failed
+
+
+def test_numbers_whose_digits_do_not_touch_are_read_whole(number_answers):
+    apart = [(number.text, body["number"]) for number, (_, body) in number_answers if not number.has_touching]
+    wrong = [(text, read) for text, read in apart if text != read]
+    assert 1 - len(wrong) / len(apart) >= TARGET_NUMBERS_APART, f"{len(wrong)} of {len(apart)} wrong: {wrong}"
+
+
+def test_numbers_whose_digits_do_not_touch_have_the_right_length(number_answers):
+    apart = [(number.text, body["number"]) for number, (_, body) in number_answers if not number.has_touching]
+    wrong = [(text, read) for text, read in apart if len(text) != len(read)]
+    assert 1 - len(wrong) / len(apart) >= TARGET_LENGTH_APART, f"{len(wrong)} of {len(apart)} wrong: {wrong}"
+
+
+# Letters and symbols: the measuring writers' non-digits must be answered "is_digit": false
+
+N_NON_DIGITS = 300
+
+NON_DIGIT_FLOOR = 0.62
+"""Regression floor for non-digits answered is_digit false: the committed head rejects 70% of
+the measuring writers' letters and symbols (67% on this sample). Issue 13's target is 95%: not met."""
+
+DIGIT_REJECTION_BOUND = 0.005
+"""Issue 13's bound on digits answered is_digit false."""
+
+
+@pytest.fixture(scope="module")
+def non_digit_answers(others_path, live_server):
+    """The server's /predict answers for a fixed sample of the measuring writers' letters and symbols."""
+    _, measuring = split_by_writer(load_handwriting(others_path))
+    chosen = np.random.default_rng(SEED).choice(len(measuring), N_NON_DIGITS, replace=False)
+    with PredictClient(live_server) as client:
+        return [
+            (measuring[index]["label"],
+             client.predict_png(draw_png(measuring[index]["strokes"], measuring[index]["style"])))
+            for index in chosen
+        ]
+
+
+def test_letters_and_symbols_are_mostly_said_not_to_be_digits(non_digit_answers):
+    accepted = [label for label, (status, body) in non_digit_answers if status != 200 or body["is_digit"]]
+    rejected = 1 - len(accepted) / len(non_digit_answers)
+    assert rejected >= NON_DIGIT_FLOOR, f"only {rejected:.1%} rejected; accepted: {''.join(accepted)}"
+
+
+def test_a_non_digit_answer_is_never_confident(non_digit_answers):
+    assert not [body for _, (_, body) in non_digit_answers if not body["is_digit"] and body["confident"]]
+
+
+def test_development_digits_are_seldom_said_not_to_be_digits(answers):
+    rejected = [describe(record) for record in answers if record["is_digit"] is False]
+    assert len(rejected) <= DIGIT_REJECTION_BOUND * len(answers), rejected
