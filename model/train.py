@@ -353,15 +353,23 @@ def hyperparameters(config, trainer, validation_size):
     return values
 
 
-def parse_hidden(text):
-    """Return hidden layer sizes from "800" or "512,256"."""
-    try:
-        sizes = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected sizes like 800 or 512,256, got {text!r}") from None
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"hidden layer sizes must be positive, got {text!r}")
-    return sizes
+def integer_list(minimum, example):
+    """Return an argparse type reading comma-separated integers, each at least `minimum`, like `example`."""
+
+    def parse(text):
+        try:
+            values = tuple(int(part) for part in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected integers like {example}, got {text!r}") from None
+        if not values or min(values) < minimum:
+            raise argparse.ArgumentTypeError(f"expected integers of at least {minimum}, got {text!r}")
+        return values
+
+    return parse
+
+
+parse_hidden = integer_list(1, "800 or 512,256")
+"""Hidden layer sizes from "800" or "512,256" (argparse type)."""
 
 
 def parse_augment(text):

@@ -44,7 +44,7 @@ from model.rejection import NotDigitHead
 from model.formatting import duration as format_duration
 from model.formatting import percent
 from model.optimizers import Adam
-from model.train import parse_hidden
+from model.train import integer_list, parse_hidden
 
 DIGITS_FILE = Path("handwriting") / "unipen-dev.jsonl.gz"
 OTHERS_FILE = Path("handwriting") / "unipen-dev-other.jsonl.gz"
@@ -431,15 +431,8 @@ def run(args, command, log=sys.stdout):
     return head
 
 
-def parse_layers(text):
-    """Return activation indices from "1,2,3" (argparse type); 0, the pixels, is allowed."""
-    try:
-        layers = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected layer indices like 1,2,3, got {text!r}") from None
-    if not layers or min(layers) < 0:
-        raise argparse.ArgumentTypeError(f"layer indices must be non-negative, got {text!r}")
-    return layers
+parse_layers = integer_list(0, "1,2,3")
+"""Activation indices from "1,2,3" (argparse type); 0, the pixels, is allowed."""
 
 
 def parse_kinds(text):
