@@ -1,15 +1,16 @@
 """The web layer: a Flask app that serves the drawing page and the JSON API."""
 
-import logging
 from pathlib import Path
 
 from flask import Flask
 
-from model.evaluate import DEFAULT_REPORT_DIR
-from model.network import Network
+import model
+from model.report_files import DEFAULT_REPORT_DIR
 
 from . import api, errors, headers, pages
 from .config import config_from_env
+from .logs import configure_logging
+from .upload_deadline import UploadDeadlineMiddleware
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,8 +32,8 @@ def create_app(test_config=None):
     if test_config is not None:
         app.config.from_mapping(test_config)
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    app.extensions[api.MODEL_KEY] = Network.load(app.config["MODEL_PATH"])
+    configure_logging()
+    app.extensions[api.MODEL_KEY] = model.load(app.config["MODEL_PATH"])
     app.config.setdefault("REPORT_DIR", str(DEFAULT_REPORT_DIR))
     app.extensions[pages.MODEL_PAGE_KEY] = pages.describe_model(
         app.extensions[api.MODEL_KEY], app.config["MODEL_PATH"], app.config["REPORT_DIR"]
@@ -42,4 +43,5 @@ def create_app(test_config=None):
     headers.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.wsgi_app = UploadDeadlineMiddleware(app.wsgi_app, app.config["UPLOAD_TIMEOUT_SECONDS"])
     return app

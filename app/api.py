@@ -1,4 +1,8 @@
-"""The JSON API: POST /predict, GET /healthz, GET /openapi.json."""
+"""The JSON API: POST /predict, POST /predict/number, GET /healthz, GET /openapi.json.
+
+The views only map HTTP to `model.recognise` and its plain results to JSON;
+the model itself is the one `create_app` loaded through `model.load`.
+"""
 
 import base64
 import io
@@ -8,13 +12,9 @@ import numpy as np
 from flask import Blueprint, current_app, jsonify, request
 from PIL import Image
 
-from model import N_PIXELS
-from model.preprocess import (
-    InputImageError,
-    NoInkError,
-    TooManyPixelsError,
-    preprocess,
-)
+from model.preprocess import InputImageError, NoInkError, TooManyPixelsError
+from model.recognise import recognise_digit, recognise_number
+from model.segment import TooManyDigitsError
 
 from .confidence import is_confident
 from .errors import ApiError
@@ -26,10 +26,10 @@ bp = Blueprint("api", __name__)
 bp.after_request(add_cors_headers)
 
 MODEL_KEY = "digit_model"
-"""Where create_app keeps the loaded Network in `app.extensions`."""
+"""Where create_app keeps the loaded model in `app.extensions`."""
 
 CONCURRENT_DECODES = 2
-"""Images decoded at once per worker process.
+"""Images decoded and read at once per worker process.
 
 A worker has many threads so that slow uploads cannot starve it, but a
 large image takes about 90 MB while it is decoded: without a bound, a burst
@@ -39,95 +39,94 @@ more at once would not be faster either.
 
 _decode_slots = threading.BoundedSemaphore(CONCURRENT_DECODES)
 
-MODEL_VERSION_KEY = "digit_model_version"
-"""Where the served model's version is kept, with the model it belongs to."""
-
 PROBABILITY_DECIMALS = 6
 """Probabilities are rounded for the JSON: more digits carry no information."""
 
 PIXEL_MAX = 255
 """Largest value of an 8-bit pixel, for the preview PNG."""
 
-INPUT_ERRORS = (
-    (TooManyPixelsError, 422, "too_many_pixels"),
-    (NoInkError, 422, "no_ink"),
-    (InputImageError, 400, "invalid_image"),
-)
-"""Preprocessing errors mapped to (status, code), most specific first."""
+PREVIEW_FLAG_VALUES = frozenset({"1", "true", "yes"})
+"""Values of ?preview= that ask for the network's input in the answer."""
 
 
 def get_model():
-    """Return the network loaded once at start-up."""
+    """Return the model loaded once at start-up."""
     return current_app.extensions[MODEL_KEY]
-
-
-def get_model_version(app=None):
-    """Return the served model's version, hashed once per model rather than per request.
-
-    `Network.version` hashes every weight (about 3 ms for 784-800-800-10, as
-    long as the rest of /predict together). The cache remembers which model it hashed,
-    so a model swapped into `app.extensions` gets its own version.
-    """
-    app = current_app if app is None else app
-    model = app.extensions[MODEL_KEY]
-    cached = app.extensions.get(MODEL_VERSION_KEY)
-    if cached is None or cached[0] is not model:
-        cached = (model, model.version)
-        app.extensions[MODEL_VERSION_KEY] = cached
-    return cached[1]
-
-
-@bp.record_once
-def _hash_model_version(state):
-    """Hash the model's version at start-up, so that preloaded workers share it."""
-    if MODEL_KEY in state.app.extensions:
-        get_model_version(state.app)
 
 
 @bp.post("/predict")
 def predict():
-    """Recognise the digit in the uploaded image."""
-    data = image_bytes_from_request(request)
-    try:
-        with _decode_slots:
-            digit_image = preprocess(data, max_pixels=current_app.config["MAX_IMAGE_PIXELS"])
-    except InputImageError as error:
-        status, code = next(
-            (status, code)
-            for error_type, status, code in INPUT_ERRORS
-            if isinstance(error, error_type)
-        )
-        raise ApiError(status, code, str(error)) from None
-
-    probabilities = get_model().predict_proba(digit_image.reshape(1, N_PIXELS))[0]
-    body = prediction_body(probabilities, get_model_version())
-    if request.args.get("preview", "").lower() in {"1", "true", "yes"}:
-        body["preview"] = preview_data_url(digit_image)
+    """Recognise the one digit in the uploaded image."""
+    answer = _recognise(recognise_digit, image_bytes_from_request(request))
+    body = reading_body(answer.digit, with_preview=_wants_preview())
+    if answer.several_digits:
+        body["confident"] = False
+    body["model"] = get_model().version
     return jsonify(body)
 
 
-def prediction_body(probabilities, version):
-    """Return the fields of a 200 answer.
+@bp.post("/predict/number")
+def predict_number():
+    """Read every digit in the uploaded image, left to right, as one number."""
+    readings = _recognise(recognise_number, image_bytes_from_request(request))
+    with_preview = _wants_preview()
+    digits = [reading_body(reading, with_preview) for reading in readings]
+    for reading, digit in zip(readings, digits):
+        digit["box"] = list(reading.box)
+    return jsonify(
+        number="".join(str(digit["digit"]) for digit in digits),
+        confident=all(digit["confident"] for digit in digits),
+        digits=digits,
+        model=get_model().version,
+    )
 
-    probabilities : ndarray of shape (10,), the network's output for one image.
+
+def _recognise(read, data):
+    """Run `read` (recognise_digit or recognise_number) on the upload with this app's limits.
+
+    The model's input errors become the API's errors, with their status and code.
     """
-    rounded = [round(p, PROBABILITY_DECIMALS) for p in probabilities.tolist()]
-    digit = int(np.argmax(probabilities))
-    return {
+    config = current_app.config
+    try:
+        with _decode_slots:
+            return read(data, get_model(), max_pixels=config["MAX_IMAGE_PIXELS"],
+                        max_digits=config["MAX_DIGITS"])
+    except TooManyPixelsError as error:
+        raise ApiError(422, "too_many_pixels", str(error)) from None
+    except NoInkError as error:
+        raise ApiError(422, "no_ink", str(error)) from None
+    except TooManyDigitsError as error:
+        raise ApiError(422, "too_many_digits", str(error)) from None
+    except InputImageError as error:
+        raise ApiError(400, "invalid_image", str(error)) from None
+
+
+def _wants_preview():
+    return request.args.get("preview", "").lower() in PREVIEW_FLAG_VALUES
+
+
+def reading_body(reading, with_preview=False):
+    """Return the JSON fields of one digit read: digit, confidence, confident, is_digit, probabilities."""
+    rounded = [round(p, PROBABILITY_DECIMALS) for p in reading.probabilities.tolist()]
+    digit = int(np.argmax(reading.probabilities))
+    body = {
         "digit": digit,
         "confidence": rounded[digit],
-        "confident": is_confident(rounded[digit]),
+        "confident": reading.is_digit and is_confident(rounded[digit]),
+        "is_digit": reading.is_digit,
         "probabilities": rounded,
-        "model": version,
     }
+    if with_preview:
+        body["preview"] = preview_data_url(reading.field)
+    return body
 
 
-def preview_data_url(digit_image):
+def preview_data_url(field):
     """Encode the network's input as a PNG data URL, white ink on black.
 
-    digit_image : ndarray of shape (28, 28), float32 in [0, 1].
+    field : ndarray of shape (28, 28), float32 in [0, 1].
     """
-    pixels = np.rint(digit_image * PIXEL_MAX).astype(np.uint8)
+    pixels = np.rint(field * PIXEL_MAX).astype(np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
     encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -137,7 +136,7 @@ def preview_data_url(digit_image):
 @bp.get("/healthz")
 def healthz():
     """Say that the app is up and which model it serves."""
-    return jsonify(status="ok", model=get_model_version())
+    return jsonify(status="ok", model=get_model().version)
 
 
 @bp.get("/openapi.json")

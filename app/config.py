@@ -4,6 +4,7 @@ import os
 
 from model import DEFAULT_MODEL_PATH
 from model.preprocess import DEFAULT_MAX_PIXELS
+from model.recognise import DEFAULT_MAX_DIGITS
 
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 """Largest request body accepted: a 280x280 canvas PNG is a few kilobytes."""
@@ -32,6 +33,7 @@ def config_from_env(environ=None):
         "MAX_IMAGE_PIXELS": _positive_int(
             environ, "MAX_IMAGE_PIXELS", DEFAULT_MAX_PIXELS
         ),
+        "MAX_DIGITS": _positive_int(environ, "MAX_DIGITS", DEFAULT_MAX_DIGITS),
         "UPLOAD_TIMEOUT_SECONDS": _positive_int(
             environ, "UPLOAD_TIMEOUT_SECONDS", DEFAULT_UPLOAD_TIMEOUT_SECONDS
         ),

@@ -1,11 +1,20 @@
-"""One JSON error shape for the whole API: {"error": {"code", "message"}}."""
+"""Errors: one JSON shape for the whole API, {"error": {"code", "message"}}, and a page for browsers."""
 
 import logging
 
-from flask import jsonify, request
+from flask import current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
+
+API_BLUEPRINT = "api"
+"""The blueprint whose paths, and every path under them, always answer errors in JSON."""
+
+HTML_TYPE = "text/html"
+JSON_TYPE = "application/json"
+
+PAGE_TITLES = {404: "Page not found"}
+"""Titles of the error page where Werkzeug's name for the status ("Not Found") reads badly."""
 
 HTTP_ERROR_CODES = {
     400: "bad_request",
@@ -42,19 +51,45 @@ def _handle_api_error(error):
 
 
 def _handle_http_exception(error):
-    """Answer Werkzeug's errors (404, 405, 413, ...) in the API's shape.
-
-    A person who opens a missing page in a browser still gets Flask's HTML
-    page; programs get JSON.
-    """
-    if error.code == 404 and request.accept_mimetypes.best == "text/html":
-        return error
-    code = HTTP_ERROR_CODES.get(error.code, "http_error")
-    response = error_response(error.code, code, error.description)
+    """Answer Werkzeug's errors (404, 405, 413, ...): the site's page for a browser, JSON for a program."""
+    if _is_page_request():
+        response = current_app.make_response((_error_page(error), error.code))
+    else:
+        code = HTTP_ERROR_CODES.get(error.code, "http_error")
+        response = error_response(error.code, code, error.description)
     for name, value in error.get_headers():
         if name.lower() != "content-type":
             response.headers[name] = value
     return response
+
+
+def _is_page_request():
+    """Say whether a browser is opening a page: a path outside the API, and HTML preferred to JSON."""
+    if _is_api_path(request.path):
+        return False
+    return request.accept_mimetypes.best_match([JSON_TYPE, HTML_TYPE]) == HTML_TYPE
+
+
+def _is_api_path(path):
+    """Say whether `path` is one of the API blueprint's routes or lies under one."""
+    return any(
+        path == rule.rule or path.startswith(rule.rule + "/")
+        for rule in current_app.url_map.iter_rules()
+        if rule.endpoint.startswith(API_BLUEPRINT + ".")
+    )
+
+
+def _error_page(error):
+    """Render the site's error page, with the reason the app gave or else one of ours."""
+    message = error.description
+    if error.code == 404 and message == type(error).description:
+        message = f"There is no page at {request.path}."
+    return render_template(
+        "error.html",
+        status=error.code,
+        title=PAGE_TITLES.get(error.code, error.name),
+        message=message,
+    )
 
 
 def _handle_unexpected(error):
@@ -64,7 +99,7 @@ def _handle_unexpected(error):
 
 
 def init_app(app):
-    """Register the handlers that turn every error into the JSON shape."""
+    """Register the handlers: every error in the JSON shape, or as the error page for a browser."""
     app.register_error_handler(ApiError, _handle_api_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -19,12 +19,149 @@ def _error_response(description, codes):
     }
 
 
+PREVIEW_PARAMETER = {
+    "name": "preview",
+    "in": "query",
+    "required": False,
+    "description": "With 1, the answer also holds each 28x28 network input as a PNG data URL.",
+    "schema": {"type": "string", "enum": ["0", "1"]},
+}
+
+
+def image_operation(operation_id, summary, answer, schema, request_body, errors):
+    """Describe a POST that takes one image and answers `schema`."""
+    return {
+        "operationId": operation_id,
+        "summary": summary,
+        "parameters": [PREVIEW_PARAMETER],
+        "requestBody": request_body,
+        "responses": {
+            "200": {
+                "description": answer,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+            },
+            **errors,
+        },
+    }
+
+
+def _image_request_body(max_bytes, max_pixels):
+    """The three forms an image may take in a request."""
+    binary_image = {"schema": {"type": "string", "format": "binary"}}
+    return {
+        "required": True,
+        "description": (
+            f"At most {max_bytes} bytes and {max_pixels} pixels. "
+            "Any Pillow image mode; animated images use their first frame."
+        ),
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": [IMAGE_FIELD],
+                    "properties": {IMAGE_FIELD: {"type": "string", "format": "binary"}},
+                },
+                "encoding": {IMAGE_FIELD: {"contentType": "image/*"}},
+            },
+            **{mimetype: binary_image for mimetype in sorted(RAW_IMAGE_TYPES)},
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": [IMAGE_FIELD],
+                    "properties": {
+                        IMAGE_FIELD: {
+                            "type": "string",
+                            "minLength": 1,
+                            "description": "A data URL (data:image/png;base64,...) or bare base64.",
+                        }
+                    },
+                }
+            },
+        },
+    }
+
+
+def _image_errors(max_bytes, max_pixels, timeout_s):
+    """The error responses of an operation that takes an image."""
+    return {
+        "400": _error_response(
+            "The request holds no readable image.",
+            [
+                "invalid_image", "missing_image", "multiple_images", "invalid_base64",
+                "invalid_json", "invalid_form", "invalid_body",
+            ],
+        ),
+        "405": _error_response("Only POST is allowed.", ["method_not_allowed"]),
+        "408": _error_response(
+            f"The body did not arrive within {timeout_s} seconds.", ["request_timeout"]
+        ),
+        "413": _error_response(f"The body is over {max_bytes} bytes.", ["payload_too_large"]),
+        "415": _error_response(
+            "The content type, or a data URL's type, is not accepted.", ["unsupported_media_type"]
+        ),
+        "422": _error_response(
+            "The image is readable but cannot be recognised: it has no "
+            f"ink, or declares more than {max_pixels} pixels.",
+            ["no_ink", "too_many_pixels"],
+        ),
+    }
+
+
+DIGIT_FIELDS = ("digit", "confidence", "confident", "is_digit", "probabilities")
+"""Fields of every digit read, alone (/predict) or in a number (/predict/number)."""
+
+CONFIDENT_DESCRIPTION = (
+    "False when the answer is a guess: `confidence` is below "
+    f"{CONFIDENCE_THRESHOLD}, a threshold chosen on real drawings, or the "
+    "drawing does not look like a digit (`is_digit` false). Show the answer as a guess then."
+)
+
+MODEL_PROPERTY = {"type": "string", "description": "Id of the model that answered."}
+
+
+def _digit_properties():
+    """The JSON schema of the fields of one digit read."""
+    return {
+        "digit": {
+            "type": "integer", "minimum": 0, "maximum": N_CLASSES - 1,
+            "description": "The most probable digit (the best guess when `is_digit` is false).",
+        },
+        "confidence": {
+            "type": "number", "minimum": 0, "maximum": 1,
+            "description": "The probability of `digit`.",
+        },
+        "confident": {"type": "boolean", "description": CONFIDENT_DESCRIPTION},
+        "is_digit": {
+            "type": "boolean",
+            "description": (
+                "False when the drawing does not look like any digit (a letter, a "
+                "symbol, a scribble); `digit` and `probabilities` are then the best "
+                "guess among digits, and `confident` is false."
+            ),
+        },
+        "probabilities": {
+            "type": "array",
+            "minItems": N_CLASSES,
+            "maxItems": N_CLASSES,
+            "items": {"type": "number", "minimum": 0, "maximum": 1},
+            "description": "The probability of each digit 0-9; they sum to 1.",
+        },
+        "preview": {
+            "type": "string",
+            "description": "With ?preview=1: the 28x28 network input as a PNG data URL.",
+        },
+    }
+
+
 def openapi_document(config):
     """Return the OpenAPI document as a dict, with this app's limits filled in."""
     max_bytes = config["MAX_CONTENT_LENGTH"]
     max_pixels = config["MAX_IMAGE_PIXELS"]
     timeout_s = config["UPLOAD_TIMEOUT_SECONDS"]
-    binary_image = {"schema": {"type": "string", "format": "binary"}}
+    max_digits = config["MAX_DIGITS"]
+    digit_properties = _digit_properties()
+    request_body = _image_request_body(max_bytes, max_pixels)
+    errors = _image_errors(max_bytes, max_pixels, timeout_s)
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -40,88 +177,24 @@ def openapi_document(config):
             ),
         },
         "paths": {
-            "/predict": {
-                "post": {
-                    "operationId": "predict",
-                    "summary": "Recognise the digit in an image.",
-                    "parameters": [
-                        {
-                            "name": "preview",
-                            "in": "query",
-                            "required": False,
-                            "description": "With 1, the answer also holds the 28x28 network input as a PNG data URL.",
-                            "schema": {"type": "string", "enum": ["0", "1"]},
-                        }
-                    ],
-                    "requestBody": {
-                        "required": True,
-                        "description": (
-                            f"At most {max_bytes} bytes and {max_pixels} pixels. "
-                            "Any Pillow image mode; animated images use their first frame."
-                        ),
-                        "content": {
-                            "multipart/form-data": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": [IMAGE_FIELD],
-                                    "properties": {
-                                        IMAGE_FIELD: {"type": "string", "format": "binary"}
-                                    },
-                                },
-                                "encoding": {IMAGE_FIELD: {"contentType": "image/*"}},
-                            },
-                            **{mimetype: binary_image for mimetype in sorted(RAW_IMAGE_TYPES)},
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": [IMAGE_FIELD],
-                                    "properties": {
-                                        IMAGE_FIELD: {
-                                            "type": "string",
-                                            "minLength": 1,
-                                            "description": "A data URL (data:image/png;base64,...) or bare base64.",
-                                        }
-                                    },
-                                }
-                            },
-                        },
-                    },
-                    "responses": {
-                        "200": {
-                            "description": "The recognised digit.",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/Prediction"}
-                                }
-                            },
-                        },
-                        "400": _error_response(
-                            "The request holds no readable image.",
-                            [
-                                "invalid_image", "missing_image", "multiple_images", "invalid_base64",
-                                "invalid_json", "invalid_form", "invalid_body",
-                            ],
-                        ),
-                        "405": _error_response("Only POST is allowed.", ["method_not_allowed"]),
-                        "408": _error_response(
-                            f"The body did not arrive within {timeout_s} seconds.",
-                            ["request_timeout"],
-                        ),
-                        "413": _error_response(
-                            f"The body is over {max_bytes} bytes.", ["payload_too_large"]
-                        ),
-                        "415": _error_response(
-                            "The content type, or a data URL's type, is not accepted.",
-                            ["unsupported_media_type"],
-                        ),
-                        "422": _error_response(
-                            "The image is readable but cannot be recognised: it has no "
-                            f"ink, or declares more than {max_pixels} pixels.",
-                            ["no_ink", "too_many_pixels"],
-                        ),
-                    },
-                }
-            },
+            "/predict": {"post": image_operation(
+                "predict", "Recognise the one digit in an image.", "The recognised digit.",
+                "Prediction", request_body, errors,
+            )},
+            "/predict/number": {"post": image_operation(
+                "predictNumber",
+                "Read every digit in an image, left to right, as one number.",
+                "The number read, digit by digit.",
+                "NumberReading", request_body, {
+                    **errors,
+                    "422": _error_response(
+                        "The image is readable but cannot be read as a number: it has no "
+                        f"ink, declares more than {max_pixels} pixels, or holds more than "
+                        f"{max_digits} separate marks.",
+                        ["no_ink", "too_many_pixels", "too_many_digits"],
+                    ),
+                },
+            )},
             "/healthz": {
                 "get": {
                     "operationId": "healthz",
@@ -155,35 +228,57 @@ def openapi_document(config):
             "schemas": {
                 "Prediction": {
                     "type": "object",
-                    "required": ["digit", "confidence", "confident", "probabilities", "model"],
+                    "required": [*DIGIT_FIELDS, "model"],
                     "properties": {
-                        "digit": {"type": "integer", "minimum": 0, "maximum": N_CLASSES - 1},
-                        "confidence": {
-                            "type": "number",
-                            "minimum": 0,
-                            "maximum": 1,
-                            "description": "The probability of `digit`.",
-                        },
+                        **digit_properties,
                         "confident": {
                             "type": "boolean",
                             "description": (
-                                "False when the network is unsure: `confidence` is below "
-                                f"{CONFIDENCE_THRESHOLD}, a threshold chosen on real drawings "
-                                "(see the README). Show the answer as a guess then."
+                                f"{CONFIDENT_DESCRIPTION} Also false when the drawing clearly "
+                                "holds several separate digits: read it with /predict/number."
                             ),
                         },
-                        "probabilities": {
+                        "model": MODEL_PROPERTY,
+                    },
+                },
+                "DigitReading": {
+                    "type": "object",
+                    "required": [*DIGIT_FIELDS, "box"],
+                    "properties": {
+                        **digit_properties,
+                        "box": {
                             "type": "array",
-                            "minItems": N_CLASSES,
-                            "maxItems": N_CLASSES,
-                            "items": {"type": "number", "minimum": 0, "maximum": 1},
-                            "description": "The probability of each digit 0-9; they sum to 1.",
+                            "minItems": 4,
+                            "maxItems": 4,
+                            "items": {"type": "integer", "minimum": 0},
+                            "description": (
+                                "Left, top, width and height of this digit's ink, in pixels "
+                                "of the uploaded image."
+                            ),
                         },
-                        "model": {"type": "string", "description": "Id of the model that answered."},
-                        "preview": {
+                    },
+                },
+                "NumberReading": {
+                    "type": "object",
+                    "required": ["number", "confident", "digits", "model"],
+                    "properties": {
+                        "number": {
                             "type": "string",
-                            "description": "With ?preview=1: the 28x28 network input as a PNG data URL.",
+                            "pattern": "^[0-9]+$",
+                            "description": "The digits read, joined, leading zeros kept.",
                         },
+                        "confident": {
+                            "type": "boolean",
+                            "description": "True only when every digit is confident.",
+                        },
+                        "digits": {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": max_digits,
+                            "items": {"$ref": "#/components/schemas/DigitReading"},
+                            "description": "The digits in reading order, left to right.",
+                        },
+                        "model": MODEL_PROPERTY,
                     },
                 },
                 "Health": {

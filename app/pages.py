@@ -26,15 +26,10 @@ from flask import (
 )
 from PIL import Image, UnidentifiedImageError
 
-from model import IMAGE_SIDE, N_CLASSES
-from model.evaluate import (
-    CONFUSION_MATRIX_PNG,
-    FIRST_LAYER_WEIGHTS_PNG,
-    LEARNING_CURVES_PNG,
-    MISCLASSIFIED_PNG,
-    REPORT_FORMAT,
-    REPORT_JSON,
-)
+from model import IMAGE_SIDE, N_CLASSES, PEN_WIDTH
+from model.formatting import UNKNOWN, duration, percent, probability_percent
+from model.metrics import confusion_shades
+from model.report_files import REPORT_FORMAT, REPORT_JSON, REPORT_PICTURES
 
 logger = logging.getLogger(__name__)
 
@@ -43,18 +38,12 @@ bp = Blueprint("pages", __name__)
 MODEL_PAGE_KEY = "model_page"
 """Where create_app keeps the model page's ModelDescription in `app.extensions`."""
 
-STROKE_WIDTH = 18
+STROKE_WIDTH = PEN_WIDTH
 """Pen width in logical pixels on the page's 280-pixel drawing, tuned by measurement.
 
 The template writes it into the canvas's data-stroke-width, where
 static/app.js, the browser tests and bench/browser_replay.py read it.
 """
-
-REPORT_IMAGES = {
-    Path(name).stem: name
-    for name in (LEARNING_CURVES_PNG, FIRST_LAYER_WEIGHTS_PNG, MISCLASSIFIED_PNG, CONFUSION_MATRIX_PNG)
-}
-"""The only report files served, by the name in their URL (/model/report/<name>.png)."""
 
 IMAGE_MAX_AGE_S = 365 * 24 * 60 * 60
 """Cache lifetime of a report picture fetched with its current digest in ?v=."""
@@ -65,7 +54,6 @@ DIGEST_LENGTH = 12
 HEAT_LEVELS = 8
 """Shades of the confusion heat map; static/style.css defines .heat-1 to .heat-8."""
 
-PERCENT_DECIMALS = 2
 BYTES_PER_MB = 1024 * 1024
 
 
@@ -102,13 +90,6 @@ class ReportError(Exception):
 # Formatting ------------------------------------------------------------------
 
 
-def percent(fraction, decimals=PERCENT_DECIMALS):
-    """Format a fraction in [0, 1] as a percentage, '98.41%'; '–' when unknown."""
-    if not isinstance(fraction, (int, float)) or isinstance(fraction, bool) or not math.isfinite(fraction):
-        return "–"
-    return f"{fraction:.{decimals}%}"
-
-
 def timestamp(value):
     """Return {"iso", "text"} for an ISO 8601 time ('23 November 2026 at 11:06 UTC'), None when absent.
 
@@ -123,20 +104,6 @@ def timestamp(value):
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC)
     return {"iso": value, "text": f"{moment.day} {moment:%B %Y at %H:%M} UTC"}
-
-
-def duration(seconds):
-    """Format a duration in seconds as '35 s', '12 min 5 s' or '2 h 3 min'."""
-    if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
-        return None
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min {seconds} s"
-    return f"{seconds} s"
 
 
 def flatten(value, prefix=""):
@@ -158,22 +125,24 @@ def flatten(value, prefix=""):
 # Reading the model and the report -------------------------------------------------
 
 
-def describe_network(network, model_path):
-    """Return what the model page shows about the network: architecture, size, training record."""
-    metadata = network.metadata
-    sizes = list(network.layer_sizes)
+def describe_network(description, model_path):
+    """Return what the model page shows about the model: architecture, size, training record.
+
+    description : the model's own `describe()`: plain data, never its weights.
+    """
+    metadata = description["metadata"]
     history = metadata.get("history") or []
     try:
         file_size = Path(model_path).stat().st_size
     except OSError:
         file_size = None
     return {
-        "version": network.version,
-        "layer_sizes": sizes,
-        "architecture": " → ".join(str(size) for size in sizes),
-        "hidden": sizes[1:-1],
-        "parameter_count": f"{sum(W.size + b.size for W, b in zip(network.weights, network.biases)):,}",
-        "dtype": str(network.dtype),
+        "version": description["version"],
+        "layer_sizes": description["layer_sizes"],
+        "architecture": description["architecture"],
+        "hidden": description["hidden"],
+        "parameter_count": f"{description['parameter_count']:,}",
+        "dtype": description["dtype"],
         "file_size": None if file_size is None else f"{file_size / BYTES_PER_MB:.1f} MB",
         "command": metadata.get("command"),
         "preset": metadata.get("preset"),
@@ -207,7 +176,7 @@ def describe_network(network, model_path):
 
 def _number(value, decimals=4):
     if not isinstance(value, (int, float)) or not math.isfinite(value):
-        return "–"
+        return UNKNOWN
     return f"{value:.{decimals}f}"
 
 
@@ -269,7 +238,7 @@ def describe_report(report, model_version):
                     "index": int(entry["index"]),
                     "true": int(entry["true"]),
                     "predicted": int(entry["predicted"]),
-                    "confidence": percent(entry["confidence"], 0),
+                    "confidence": probability_percent(entry["confidence"]),
                 }
                 for entry in report.get("misclassified_shown", [])
             ],
@@ -282,30 +251,29 @@ def heat_map(counts):
     """Return the confusion matrix as rows of cells {count, kind, level} for the HTML heat map.
 
     counts : 10 lists of 10 ints, rows true digit, columns predicted digit.
-    As in model/evaluate.py's picture, right answers (the diagonal) are
-    shaded by their share of the row, wrong ones relative to the most
-    frequent confusion, so that a handful of errors still shows beside a
-    thousand right answers. Level 0 is unshaded; 1 to HEAT_LEVELS darker.
+    Shaded as the report's picture is (model.metrics.confusion_shades):
+    level 0 is unshaded, 1 to HEAT_LEVELS darker.
     """
     counts = [[int(count) for count in row] for row in counts]
-    worst = max((count for t, row in enumerate(counts) for p, count in enumerate(row) if t != p), default=0)
+    shades = confusion_shades(counts)
     rows = []
     for true, row in enumerate(counts):
-        total = sum(row)
         cells = []
         for predicted, count in enumerate(row):
-            right = true == predicted
-            share = (count / total if total else 0) if right else (count / worst if worst else 0)
-            level = max(1, math.ceil(share * HEAT_LEVELS)) if count else 0
-            cells.append({"count": str(count), "kind": "right" if right else "wrong", "level": level})
+            level = max(1, math.ceil(shades[true, predicted] * HEAT_LEVELS)) if count else 0
+            cells.append({"count": str(count), "kind": "right" if true == predicted else "wrong", "level": level})
         rows.append({"digit": true, "cells": cells})
     return rows
 
 
 def report_images(report_dir):
-    """Return {name: ReportImage} for the report pictures present in report_dir."""
+    """Return {name: ReportImage} for the report pictures present in report_dir.
+
+    Only the pictures of REPORT_PICTURES are served, by the name in their URL
+    (/model/report/<name>.png).
+    """
     images = {}
-    for name, filename in REPORT_IMAGES.items():
+    for name, filename in REPORT_PICTURES.items():
         path = Path(report_dir) / filename
         try:
             data = path.read_bytes()
@@ -322,14 +290,14 @@ def report_images(report_dir):
     return images
 
 
-def describe_model(network, model_path, report_dir):
+def describe_model(served_model, model_path, report_dir):
     """Read the model's record and its evaluation report once, for the model page.
 
     A missing or malformed report is logged and described on the page; it
     never stops start-up, since the app can recognise digits without it.
     """
     report_dir = Path(report_dir).resolve()
-    model = describe_network(network, model_path)
+    model = describe_network(served_model.describe(), model_path)
     try:
         report = describe_report(read_report(report_dir), model["version"])
     except ReportError as error:
@@ -380,7 +348,7 @@ def report_image(name):
     current = request.args.get("v") == image.digest
     response = send_from_directory(
         get_model_description().report_dir,
-        REPORT_IMAGES[name],
+        REPORT_PICTURES[name],
         mimetype="image/png",
         max_age=IMAGE_MAX_AGE_S if current else 0,
     )

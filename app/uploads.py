@@ -1,35 +1,26 @@
 """Take the image bytes out of a /predict request, in any of its three forms.
 
-The whole body is read first, within a time limit, and each form is then
-parsed from that one copy in memory: a multipart form, a raw image, or JSON.
+The whole body is read first, within the upload deadline that
+app/upload_deadline.py sets, and each form is then parsed from that one copy
+in memory: a multipart form (by Werkzeug's parser), a raw image, or JSON.
 """
 
 import base64
 import binascii
-import heapq
 import io
-import itertools
-import os
 import re
-import socket
-import threading
-import time
 
-from flask import current_app
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
-from werkzeug.http import parse_options_header
 
 from .errors import ApiError
+from .upload_deadline import deadline_of, has_body
 
 IMAGE_FIELD = "image"
 """Name of the form field, and of the JSON key, that carries the image."""
 
 FORM_TYPE = "multipart/form-data"
 JSON_TYPE = "application/json"
-
-CRLF = b"\r\n"
-"""The line break of multipart forms (RFC 2046)."""
 
 RAW_IMAGE_TYPES = frozenset(
     {"image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp"}
@@ -45,6 +36,12 @@ DATA_URL = re.compile(
 )
 """An RFC 2397 data URL: `data:[<mediatype>][;base64],<data>`."""
 
+ACCEPTED_FORMS = (
+    f"send {FORM_TYPE} with the field '{IMAGE_FIELD}', a raw image body "
+    f"({', '.join(sorted(RAW_IMAGE_TYPES))}), or {JSON_TYPE}"
+)
+"""The three forms of a request, for the error messages that list them."""
+
 
 def image_bytes_from_request(request):
     """Return the uploaded image's bytes, or raise ApiError saying what is wrong.
@@ -54,16 +51,15 @@ def image_bytes_from_request(request):
     type is checked before the body is read.
     """
     mimetype = request.mimetype
+    if not mimetype and not has_body(request.environ):
+        raise ApiError(400, "missing_image", f"The request is empty: {ACCEPTED_FORMS}.")
     if mimetype != FORM_TYPE and mimetype != JSON_TYPE and mimetype not in RAW_IMAGE_TYPES:
-        shown = mimetype or "none"
         raise ApiError(
             415,
             "unsupported_media_type",
-            f"Content-Type {shown} is not accepted: send {FORM_TYPE} with "
-            f"the field '{IMAGE_FIELD}', a raw image body "
-            f"({', '.join(sorted(RAW_IMAGE_TYPES))}), or {JSON_TYPE}.",
+            f"Content-Type {mimetype or 'none'} is not accepted: {ACCEPTED_FORMS}.",
         )
-    body = read_body(request, current_app.config["UPLOAD_TIMEOUT_SECONDS"])
+    body = read_body(request)
     if mimetype == FORM_TYPE:
         return _from_multipart(request, body)
     if mimetype == JSON_TYPE:
@@ -73,120 +69,36 @@ def image_bytes_from_request(request):
     return body
 
 
-class UploadWatchdog:
-    """One thread per process that shuts connections whose upload deadline has passed.
+def read_body(request):
+    """Return the whole request body, read before its upload deadline, and keep it for parsing.
 
-    A thread per request (threading.Timer) cost about 0.1 to 0.2 ms to start
-    and stop, a few per cent of a /predict; here a request only pushes its
-    deadline onto a heap. The thread is started on first use in each process,
-    so a gunicorn worker forked from a preloaded master gets its own.
+    Raises ApiError 408 when the body did not arrive before the deadline,
+    400 when it was cut short or its chunked encoding is malformed, and 413
+    over MAX_CONTENT_LENGTH, with or without a Content-Length.
     """
-
-    def __init__(self):
-        self._pid = None
-        self._start_lock = threading.Lock()
-
-    def _ensure_running(self):
-        """Start the watching thread in this process if it is not running yet."""
-        if self._pid == os.getpid():
-            return
-        with self._start_lock:
-            if self._pid == os.getpid():
-                return
-            self._condition = threading.Condition()
-            self._deadlines = []
-            self._counter = itertools.count()
-            threading.Thread(target=self._run, name="upload-watchdog", daemon=True).start()
-            self._pid = os.getpid()
-
-    def watch(self, deadline, seconds):
-        """Call deadline.expire() after `seconds` unless it is cancelled first."""
-        self._ensure_running()
-        with self._condition:
-            heapq.heappush(self._deadlines, (time.monotonic() + seconds, next(self._counter), deadline))
-            if self._deadlines[0][2] is deadline:
-                self._condition.notify()
-
-    def _run(self):
-        condition, deadlines = self._condition, self._deadlines
-        while True:
-            with condition:
-                while not deadlines or deadlines[0][0] > time.monotonic():
-                    condition.wait(deadlines[0][0] - time.monotonic() if deadlines else None)
-                _, _, deadline = heapq.heappop(deadlines)
-            if not deadline.cancelled:
-                deadline.expire()
-
-
-_watchdog = UploadWatchdog()
-
-
-class UploadDeadline:
-    """Stop reading a request body once `seconds` have passed.
-
-    A client that sends its body a byte at a time holds a server thread for
-    as long as it likes, and a per-read socket timeout does not help: each
-    read gets its byte in time. So the deadline is for the whole body. When
-    it passes, the reading side of the connection is shut down, which wakes
-    the blocked read with end-of-file; the answer can still be written.
-
-    `sock` is the connection's socket (gunicorn puts it in the WSGI environ
-    as "gunicorn.socket"); without one, as in Flask's test client, there is
-    no deadline.
-    """
-
-    def __init__(self, sock, seconds):
-        self.expired = False
-        self.cancelled = False
-        self._sock = sock
-        self._seconds = seconds
-
-    def expire(self):
-        """Shut the reading side of the connection; called by the watchdog."""
-        self.expired = True
-        try:
-            self._sock.shutdown(socket.SHUT_RD)
-        except OSError:
-            pass  # the connection is already closed
-
-    def __enter__(self):
-        if self._sock is not None:
-            _watchdog.watch(self, self._seconds)
-        return self
-
-    def __exit__(self, *exc_info):
-        self.cancelled = True
-
-
-def read_body(request, timeout_s):
-    """Return the whole request body, read within `timeout_s` seconds, and keep it for parsing.
-
-    Raises ApiError 408 when the body did not arrive in time, 400 when it was
-    cut short or its chunked encoding is malformed, and RequestEntityTooLarge
-    (413) over MAX_CONTENT_LENGTH, with or without a Content-Length.
-    """
-    sock = request.environ.get("gunicorn.socket")
-    if not request.environ.get("SERVER_PROTOCOL", "").startswith("HTTP/1."):
-        sock = None  # an HTTP/2 connection carries other requests: never shut it
-    deadline = UploadDeadline(sock, timeout_s)
-    with deadline:
+    deadline = deadline_of(request.environ)
+    limit = request.max_content_length
+    try:
         body = _read_or_none(request)
+    except RequestEntityTooLarge:
+        raise _too_large(limit) from None
+    finally:
+        deadline.cancel()
     expected = request.content_length
     if body is None or (expected is not None and len(body) < expected):
         if deadline.expired:
-            raise _upload_timeout(timeout_s)
+            raise _upload_timeout(deadline.seconds)
         raise ApiError(
             400, "invalid_body",
             "The request body could not be read whole: the connection was cut, "
             "or its chunked encoding is malformed.",
         )
     if deadline.expired and expected is None:
-        raise _upload_timeout(timeout_s)  # a chunked body's end looks like the shut-down
-    limit = request.max_content_length
+        raise _upload_timeout(deadline.seconds)  # a chunked body's end looks like the shut-down
     if expected is None and limit is not None and len(body) >= limit:
         # Werkzeug stops a body without Content-Length (chunked) at the limit
         # without saying so; one that fills it is taken as over it.
-        raise RequestEntityTooLarge()
+        raise _too_large(limit)
     return body
 
 
@@ -202,6 +114,13 @@ def _read_or_none(request):
         return None
 
 
+def _too_large(limit):
+    return ApiError(
+        413, "payload_too_large",
+        f"The request body is over the limit of {limit:,} bytes (MAX_UPLOAD_BYTES).",
+    )
+
+
 def _upload_timeout(timeout_s):
     return ApiError(
         408, "request_timeout",
@@ -215,8 +134,7 @@ def _in_memory_file(*_args, **_kwargs):
 
 
 def _from_multipart(request, body):
-    data = single_image_part(body, request.mimetype_params.get("boundary", ""))
-    images = [data] if data is not None else _images_parsed_by_werkzeug(request, body)
+    images = _images_parsed_by_werkzeug(request, body)
     if not images:
         raise ApiError(
             400, "missing_image", f"The form has no file in the field '{IMAGE_FIELD}'."
@@ -232,47 +150,12 @@ def _from_multipart(request, body):
     return images[0]
 
 
-def single_image_part(body, boundary):
-    """Return the file of a form whose only part is the file "image", or None for any other form.
-
-    Werkzeug's parser compiles two regular expressions for each new boundary
-    (0.23 ms, about a tenth of a whole /predict) and browsers make a new
-    boundary for every form. The page's FormData, curl -F and Python's
-    requests all send this one layout: the first delimiter, CRLF-separated
-    headers with a Content-Disposition naming the field "image" and a file
-    name, a blank line, the file, the closing delimiter. Anything else, from
-    a preamble or bare LF line breaks to a malformed form, gives None and
-    is left to Werkzeug, so both read a form the same way.
-    """
-    if not boundary or not boundary.isascii():
-        return None
-    delimiter = b"--" + boundary.encode("ascii")
-    if body.count(delimiter) != 2 or not body.startswith(delimiter + CRLF):
-        return None
-    head, blank_line, rest = body[len(delimiter) + len(CRLF) :].partition(CRLF + CRLF)
-    content, closed, epilogue = rest.partition(CRLF + delimiter + b"--")
-    if not blank_line or not closed or epilogue not in (b"", CRLF):
-        return None
-    disposition = None
-    for line in head.split(CRLF):
-        if not line or line[:1] in (b" ", b"\t") or b"\r" in line or b"\n" in line:
-            return None  # folded or broken header lines
-        try:
-            name, _, value = line.decode().partition(":")
-        except UnicodeDecodeError:
-            return None
-        if disposition is None and name.strip(" \t").lower() == "content-disposition":
-            disposition = value.strip(" \t")
-    if disposition is None:
-        return None
-    _, options = parse_options_header(disposition)
-    if options.get("name") != IMAGE_FIELD or options.get("filename") is None:
-        return None
-    return content
-
-
 def _images_parsed_by_werkzeug(request, body):
-    """Return the contents of every file in the field "image", parsed by Werkzeug's form parser."""
+    """Return the contents of every file in the field "image", parsed by Werkzeug's form parser.
+
+    The parser is called directly rather than through `request.files`, which
+    would take a malformed form for an empty one.
+    """
     parser = FormDataParser(
         stream_factory=_in_memory_file,
         max_form_memory_size=request.max_form_memory_size,
@@ -281,6 +164,12 @@ def _images_parsed_by_werkzeug(request, body):
     )
     try:
         _, _, files = parser.parse(io.BytesIO(body), FORM_TYPE, len(body), request.mimetype_params)
+    except RequestEntityTooLarge:
+        raise ApiError(
+            413, "payload_too_large",
+            f"The form is over its limits: at most {request.max_form_parts} parts, and "
+            f"{request.max_form_memory_size} bytes in a field that is not a file.",
+        ) from None
     except ValueError:
         raise ApiError(
             400, "invalid_form",

@@ -13,6 +13,9 @@ from flask import Flask
 BARE_APP_SPEC = "bench.bare_app:create_app()"
 """The gunicorn app spec that serves this app."""
 
+BARE_PATH = "/healthz"
+"""The app's one route, which the benchmarks send their requests to."""
+
 CONSTANT_ANSWER = {"status": "ok"}
 
 
@@ -20,7 +23,7 @@ def create_app():
     """Create an app whose one route answers a constant JSON object."""
     app = Flask(__name__)
 
-    @app.route("/healthz", methods=["GET", "POST"])
+    @app.route(BARE_PATH, methods=["GET", "POST"])
     def healthz():
         """Answer without looking at the request."""
         return CONSTANT_ANSWER

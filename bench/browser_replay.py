@@ -2,7 +2,7 @@
 
 Each UNIPEN sample is drawn on the page's canvas with the mouse, one move
 per recorded point, and the digit the page shows is compared with the
-label. The same samples also go the rendered-PNG route (tests.drawing, as
+label. The same samples also go the rendered-PNG route (bench.support.drawing, as
 bench.realworld does), at the page's own stroke width, so one run tells
 whether the page's drawing and the benchmark's drawing get the same
 answers from the server.
@@ -24,6 +24,7 @@ from PIL import Image
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
+from bench.page_request import PageCapture
 from bench.realworld import (
     DEFAULT_DATA_PATH,
     DEFAULT_SEED,
@@ -31,9 +32,10 @@ from bench.realworld import (
     percent,
     select_samples,
 )
-from tests.drawing import CANVAS_SIDE, DEFAULT_LINE_WIDTH, draw_png, load_handwriting
-from tests.chromium import CHROMIUM_PATH, NUDGE_POINTS, launch_chromium
-from tests.server import server_url
+from bench.support.chromium import CHROMIUM_PATH, PAD_SELECTOR, draw_on_page, launch_chromium, nudging
+from bench.support.drawing import draw_png
+from bench.support.server import server_url
+from model.handwriting import PEN_WIDTH, load_handwriting
 
 VIEWPORT = {"width": 1280, "height": 900}
 
@@ -41,9 +43,6 @@ DEFAULT_LIMIT = 300
 
 SAMPLE_DEADLINE_S = 10
 """How long a drawing may take to be answered before the sample counts as a failure."""
-
-NUDGE_INTERVAL_MS = 50
-"""How often the page is nudged while waiting for its answer."""
 
 STABLE_MS = 200
 """The answer counts as final once #digit has not changed for this long with nothing in flight."""
@@ -54,9 +53,6 @@ INK_LEVEL = 128
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_END = b"IEND\xaeB`\x82"
 """A PNG starts with its signature and ends with the IEND chunk (type and CRC)."""
-
-PREDICT_ROUTE = "**/predict*"
-"""URL pattern of the page's prediction requests (it adds ?preview=1)."""
 
 N_LISTED = 20
 """How many failures and disagreements are listed by name."""
@@ -76,64 +72,12 @@ class ReplayFailure(Exception):
     """The page did not show an answer for the replayed drawing; the message says what it did."""
 
 
-class PredictWatcher:
-    """Record the page's POST /predict requests, in the order it sends them, and their bodies.
-
-    The bodies are read by routing /predict through Playwright: a request's
-    own post_data_buffer leaves out the Blob of a multipart upload.
-    """
-
-    def __init__(self, page):
-        self.issued = []
-        self.finished = set()
-        self.bodies = {}
-        page.on("request", self._on_request)
-        page.on("requestfinished", self._on_finished)
-        page.on("requestfailed", self._on_finished)
-        page.route(PREDICT_ROUTE, self._on_route)
-
-    @staticmethod
-    def _is_predict(request):
-        return request.method == "POST" and "/predict" in request.url
-
-    def _on_request(self, request):
-        if self._is_predict(request):
-            self.issued.append(request)
-
-    def _on_finished(self, request):
-        if self._is_predict(request):
-            self.finished.add(request)
-
-    def _on_route(self, route):
-        if self._is_predict(route.request):
-            self.bodies[route.request] = route.request.post_data_buffer
-        route.continue_()
-
-    def in_flight(self):
-        return sum(request not in self.finished for request in self.issued)
-
-
 def page_stroke_width(page):
     """Return the page's stroke width in logical pixels and where it was read from."""
     width = page.evaluate(STROKE_WIDTH_SCRIPT)
     if width is None or not np.isfinite(width) or width <= 0:
-        return DEFAULT_LINE_WIDTH, f"the page does not expose it; assuming {DEFAULT_LINE_WIDTH}"
+        return PEN_WIDTH, f"the page does not expose it; assuming {PEN_WIDTH}"
     return width, "read from the page"
-
-
-def draw_on_page(page, strokes):
-    """Draw each stroke with the mouse: down at its first point, one move per point, up."""
-    box = page.locator("canvas").bounding_box()
-    if box is None:
-        raise ReplayFailure("the canvas is not displayed")
-    scale = box["width"] / CANVAS_SIDE
-    for stroke in strokes:
-        points = [(box["x"] + x * scale, box["y"] + y * scale) for x, y in stroke]
-        page.mouse.move(*points[0])
-        page.mouse.down()
-        for point in points[1:]:
-            page.mouse.move(*point)
-        page.mouse.up()
 
 
 def text_of(page, selector):
@@ -152,15 +96,10 @@ def wait_for_answer(page, watcher, first_after_strokes, deadline_s=SAMPLE_DEADLI
 
     Headless Chromium may hold canvas.toBlob callbacks until the next input
     event, so the page would never send its drawing while the test sits
-    still. The mouse is moved over the page margin, outside the canvas and
-    with no button pressed, every NUDGE_INTERVAL_MS to release them.
+    still: the wait nudges the page (bench.support.chromium.nudging).
     """
-    deadline = time.monotonic() + deadline_s
-    last_seen, stable_since, nudges = None, time.monotonic(), 0
-    while time.monotonic() < deadline:
-        page.mouse.move(*NUDGE_POINTS[nudges % len(NUDGE_POINTS)])
-        nudges += 1
-        page.wait_for_timeout(NUDGE_INTERVAL_MS)
+    last_seen, stable_since = None, time.monotonic()
+    for _ in nudging(page, deadline_s):
         sent = len(watcher.issued) - first_after_strokes
         activity = page.locator("#result").get_attribute("data-requests")
         quiet = sent > 0 and watcher.in_flight() == 0 and activity in (None, "idle")
@@ -197,8 +136,14 @@ def ink_mask(png):
 
 
 def ink_overlap(page_png, our_png):
-    """Return the intersection over union of the ink in the page's PNG and in ours."""
+    """Return the intersection over union of the ink in the page's PNG and in ours.
+
+    None when the page's image has another size than ours (a page that
+    crops its drawing to the ink): the two are not aligned here.
+    """
     page_ink, our_ink = ink_mask(page_png), ink_mask(our_png)
+    if page_ink.shape != our_ink.shape:
+        return None
     union = (page_ink | our_ink).sum()
     return float((page_ink & our_ink).sum() / union) if union else float("nan")
 
@@ -233,9 +178,9 @@ def replay_all(base_url, samples, indices, client):
             page = browser.new_context(viewport=VIEWPORT).new_page()
             page.on("console", lambda message: record_console_error(message, console_errors))
             page.on("pageerror", lambda error: console_errors.append(str(error)))
-            watcher = PredictWatcher(page)
+            watcher = PageCapture(page)
             page.goto(base_url + "/", wait_until="load")
-            page.locator("canvas").scroll_into_view_if_needed()
+            page.locator(PAD_SELECTOR).scroll_into_view_if_needed()
             width, width_source = page_stroke_width(page)
             print(f"Page stroke width: {width} ({width_source})", flush=True)
             started = time.monotonic()
@@ -265,7 +210,7 @@ def replay_one(page, watcher, client, samples, index, width):
     }
     try:
         shown = replay(page, watcher, sample)
-    except (ReplayFailure, PlaywrightError) as error:
+    except (ReplayFailure, LookupError, PlaywrightError) as error:
         record["failure"] = str(error).splitlines()[0]
         return record
     record["page_digit"] = shown["page_digit"]

@@ -7,11 +7,15 @@ The Procfile's gunicorn, with the production gunicorn.conf.py, gets a mix
 of requests from keep-alive clients (bench.loadgen), 100 prepared requests
 shuffled and sent in turn:
 
-- 80 valid drawings of the ten digits, varied in size, place, tilt and pen
-  width: 60 posted as the page posts them (a form with a transparent PNG),
-  10 as raw image/png bodies and 10 as JSON data URLs, in the three styles;
-  they must be answered 200.
-- 10 blank canvases (transparent, white, black): 422.
+- 70 valid drawings of the ten digits, varied in size, place, tilt and pen
+  width: 50 posted as forms with a transparent PNG, 10 as raw image/png
+  bodies and 10 as JSON data URLs, in the three styles; they must be
+  answered 200.
+- 10 numbers of 2 to 5 digits to POST /predict/number, in the three
+  styles and varied pen widths, 8 as raw image/png bodies and 2 as forms:
+  200.
+- 10 blank canvases (transparent, white, black), 2 of them to
+  /predict/number: 422.
 - 10 garbage bodies (random bytes, a truncated PNG, a text file in the form,
   malformed JSON, bad base64): 400.
 
@@ -46,6 +50,7 @@ from bench.loadgen import (
     format_table,
     http_request,
     multipart_request,
+    number_png,
     parse_levels,
     process_memory,
     run_level,
@@ -53,8 +58,9 @@ from bench.loadgen import (
     wait_for_workers,
 )
 from model import N_CLASSES
-from tests.drawing import CANVAS_SIDE, OPAQUE, STYLES, png_of
-from tests.server import PROJECT_ROOT, ProcfileServer
+from bench.support.drawing import CANVAS_SIZE, STYLES, png_of
+from bench.support.server import PROJECT_ROOT, ProcfileServer
+from model.handwriting import FULL_INK
 
 DEFAULT_SECONDS = 30
 DEFAULT_LEVELS = (1, 8, 32, 64)
@@ -72,6 +78,12 @@ LOG_TAIL_LINES = 30
 
 OK, BAD_REQUEST, UNPROCESSABLE = 200, 400, 422
 
+DIGIT_PATH = "/predict"
+NUMBER_PATH = "/predict/number"
+
+NUMBER_LENGTHS = (2, 3, 4, 5)
+"""Lengths of the numbers in the mix, taken in turn."""
+
 
 # ---- The mix ------------------------------------------------------------------
 
@@ -81,19 +93,19 @@ def data_url(png):
 
 
 def json_request(payload_text):
-    return http_request("POST", "/predict", payload_text.encode("utf-8"), "application/json")
+    return http_request("POST", DIGIT_PATH, payload_text.encode("utf-8"), "application/json")
 
 
-def raw_png_request(png):
-    return http_request("POST", "/predict", png, "image/png")
+def raw_png_request(png, path=DIGIT_PATH):
+    return http_request("POST", path, png, "image/png")
 
 
 def valid_requests(rng):
-    """Return 80 requests carrying drawings of varied digits, as the page and API clients send them."""
+    """Return 70 requests carrying drawings of varied digits, as the page and API clients send them."""
     requests = []
-    for i in range(60):
+    for i in range(50):
         png = digit_png(i % N_CLASSES, "transparent", LINE_WIDTHS[i % len(LINE_WIDTHS)], rng)
-        requests.append(Request("valid", multipart_request("/predict", png), OK, fresh_boundary=True))
+        requests.append(Request("valid", multipart_request(DIGIT_PATH, png), OK, fresh_boundary=True))
     for i in range(10):
         png = digit_png(i, STYLES[i % len(STYLES)], LINE_WIDTHS[(i + 1) % len(LINE_WIDTHS)], rng)
         requests.append(Request("valid", raw_png_request(png), OK))
@@ -103,13 +115,26 @@ def valid_requests(rng):
     return requests
 
 
+def number_requests(rng):
+    """Return 10 requests carrying numbers of a few digits to /predict/number."""
+    requests = []
+    for i in range(10):
+        digits = "".join(str(digit) for digit in rng.integers(0, N_CLASSES, NUMBER_LENGTHS[i % len(NUMBER_LENGTHS)]))
+        png = number_png(digits, STYLES[i % len(STYLES)], LINE_WIDTHS[i % len(LINE_WIDTHS)])
+        if i < 8:
+            requests.append(Request("number", raw_png_request(png, NUMBER_PATH), OK))
+        else:
+            requests.append(Request("number", multipart_request(NUMBER_PATH, png), OK, fresh_boundary=True))
+    return requests
+
+
 def blank_requests():
     """Return 10 requests carrying empty canvases, which have no ink to recognise."""
-    side = (CANVAS_SIDE, CANVAS_SIDE)
-    transparent = png_of(Image.new("RGBA", side, (0, 0, 0, 0)))
-    white = png_of(Image.new("RGB", side, (OPAQUE, OPAQUE, OPAQUE)))
-    black = png_of(Image.new("L", side, 0))
-    requests = [Request("blank", multipart_request("/predict", transparent), UNPROCESSABLE, True)] * 6
+    transparent = png_of(Image.new("RGBA", CANVAS_SIZE, (0, 0, 0, 0)))
+    white = png_of(Image.new("RGB", CANVAS_SIZE, (FULL_INK, FULL_INK, FULL_INK)))
+    black = png_of(Image.new("L", CANVAS_SIZE, 0))
+    requests = [Request("blank", multipart_request(DIGIT_PATH, transparent), UNPROCESSABLE, True)] * 4
+    requests += [Request("blank", raw_png_request(transparent, NUMBER_PATH), UNPROCESSABLE)] * 2
     requests += [Request("blank", raw_png_request(white), UNPROCESSABLE)] * 2
     requests += [Request("blank", json_request(json.dumps({"image": data_url(black)})), UNPROCESSABLE)] * 2
     return requests
@@ -123,7 +148,7 @@ def garbage_requests(rng):
     requests = [Request("garbage", raw_png_request(random_bytes), BAD_REQUEST)] * 3
     requests += [Request("garbage", raw_png_request(truncated), BAD_REQUEST)] * 2
     requests += [
-        Request("garbage", multipart_request("/predict", b"not an image\n" * 20, "notes.txt", "text/plain"),
+        Request("garbage", multipart_request(DIGIT_PATH, b"not an image\n" * 20, "notes.txt", "text/plain"),
                 BAD_REQUEST, True)
     ] * 2
     requests += [Request("garbage", json_request('{"image": "data:image/png;base64,'), BAD_REQUEST)] * 2
@@ -134,7 +159,7 @@ def garbage_requests(rng):
 def request_mix(seed=DEFAULT_SEED):
     """Return the 100 requests of the mix, shuffled with `seed`."""
     rng = np.random.default_rng(seed)
-    requests = valid_requests(rng) + blank_requests() + garbage_requests(rng)
+    requests = valid_requests(rng) + number_requests(rng) + blank_requests() + garbage_requests(rng)
     order = rng.permutation(len(requests))
     return [requests[i] for i in order]
 
@@ -153,7 +178,7 @@ def rss_growth(before, after):
 
 def print_levels(results, rss_after):
     header = (
-        "clients", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "valid p99",
+        "clients", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "valid p99", "number p99",
         "200", "400", "422", "other", "5xx", "conn err", "unexpected", "server CPU ms/req", "client CPU %",
         "workers RSS MiB",
     )
@@ -165,6 +190,7 @@ def print_levels(results, rss_after):
         rows.append((
             result.concurrency, result.n_requests, f"{result.throughput:.0f}",
             f"{p50:.1f}", f"{p90:.1f}", f"{p99:.1f}", f"{result.latency_ms({'valid'})[2]:.1f}",
+            f"{result.latency_ms({'number'})[2]:.1f}",
             counts[OK], counts[BAD_REQUEST], counts[UNPROCESSABLE], other,
             result.server_errors, result.connection_errors, sum(result.unexpected.values()),
             f"{result.server_cpu_per_request_ms():.2f}", f"{100 * result.client_cpu_s / result.seconds:.0f}",

@@ -30,7 +30,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tests.drawing import CANVAS_SIDE, DEFAULT_LINE_WIDTH, draw_png
+from app.uploads import IMAGE_FIELD
+from bench.support.drawing import draw_png
+from model.handwriting import CANVAS_HEIGHT, PEN_WIDTH
 
 # ---- Drawings -------------------------------------------------------------
 
@@ -79,12 +81,12 @@ def vary_strokes(strokes, rng, scale=(0.55, 1.1), max_rotation_deg=12):
     low = np.concatenate(moved).min(axis=0)
     high = np.concatenate(moved).max(axis=0)
     lowest = CANVAS_MARGIN - low
-    highest = CANVAS_SIDE - CANVAS_MARGIN - high
+    highest = CANVAS_HEIGHT - CANVAS_MARGIN - high
     offset = rng.uniform(lowest, np.maximum(lowest, highest))
     return [(stroke + offset).tolist() for stroke in moved]
 
 
-def digit_png(digit, style="transparent", line_width=DEFAULT_LINE_WIDTH, rng=None):
+def digit_png(digit, style="transparent", line_width=PEN_WIDTH, rng=None):
     """Return a 280×280 canvas PNG of `digit`, varied at random when `rng` is given."""
     strokes = DIGIT_STROKES[digit]
     if rng is not None:
@@ -92,9 +94,30 @@ def digit_png(digit, style="transparent", line_width=DEFAULT_LINE_WIDTH, rng=Non
     return draw_png(strokes, style, line_width=line_width)
 
 
+NUMBER_GAP = 40
+"""Drawing units between the points of two neighbouring digits of a composed number: over twice the pen, so they never touch."""
+
+
+def number_png(digits, style="transparent", line_width=PEN_WIDTH):
+    """Return a PNG of `digits` (e.g. "4271") written left to right, 280 units high and as wide as they need.
+
+    Each digit is DIGIT_STROKES's drawing, moved so that its points start
+    NUMBER_GAP units after the previous digit's; the surface has a margin
+    of NUMBER_GAP on both sides.
+    """
+    strokes, left = [], NUMBER_GAP
+    for digit in digits:
+        drawing = [np.asarray(stroke, dtype=float) for stroke in DIGIT_STROKES[int(digit)]]
+        xs = np.concatenate([stroke[:, 0] for stroke in drawing])
+        shift = np.array([left - xs.min(), 0.0])
+        strokes += [(stroke + shift).tolist() for stroke in drawing]
+        left += xs.max() - xs.min() + NUMBER_GAP
+    size = (math.ceil(left), CANVAS_HEIGHT)
+    return draw_png(strokes, style, line_width=line_width, size=size)
+
+
 # ---- HTTP requests ----------------------------------------------------------
 
-IMAGE_FIELD = "image"
 
 BOUNDARY_PREFIX = b"----WebKitFormBoundary"
 BOUNDARY_TEMPLATE = BOUNDARY_PREFIX + b"0" * 16
@@ -118,9 +141,16 @@ class Request(NamedTuple):
     fresh_boundary: bool = False
 
 
-def http_request(method, path, body=b"", content_type=None, host="127.0.0.1"):
-    """Return the bytes of an HTTP/1.1 request (keep-alive is HTTP/1.1's default)."""
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Accept: application/json"]
+JSON_ACCEPT = {"Accept": "application/json"}
+
+
+def http_request(method, path, body=b"", content_type=None, host="127.0.0.1", headers=JSON_ACCEPT):
+    """Return the bytes of an HTTP/1.1 request (keep-alive is HTTP/1.1's default).
+
+    headers : name → value, sent after Host and before Content-Type and Content-Length.
+    """
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
     if content_type is not None:
         lines.append(f"Content-Type: {content_type}")
     if body or method in {"POST", "PUT"}:

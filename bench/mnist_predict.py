@@ -28,7 +28,7 @@ from model.mnist import (
     to_features,
 )
 from model.network import Network
-from tests.server import PROJECT_ROOT, server_url
+from bench.support.server import PROJECT_ROOT, server_url
 
 DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "mnist"
 DEFAULT_WORKERS = 4

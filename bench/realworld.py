@@ -1,7 +1,7 @@
 """Measure how well the real server reads real handwriting.
 
 Each UNIPEN pen trajectory is drawn the way the page's 280×280 canvas draws
-it (tests.drawing), in each PNG style and each stroke width asked for, and
+it (bench.support.drawing), in each PNG style and each stroke width asked for, and
 posted to /predict of a running server, or of the Procfile's gunicorn
 started for the run. The report breaks accuracy down by style, stroke
 width, digit and institution, lists the most frequent confusions, and
@@ -31,15 +31,9 @@ from typing import NamedTuple
 import numpy as np
 
 from model import N_CLASSES
-from tests.drawing import (
-    STYLES,
-    draw_png,
-    encode_style,
-    load_handwriting,
-    png_of,
-    render_strokes,
-)
-from tests.server import PROJECT_ROOT, server_url
+from bench.support.drawing import STYLES, draw_png, encode_style, png_of
+from bench.support.server import PROJECT_ROOT, server_url
+from model.handwriting import load_handwriting, render_strokes
 
 DEFAULT_DATA_PATH = PROJECT_ROOT.parent / "shared" / "handwriting" / "unipen-dev.jsonl.gz"
 """The UNIPEN development half, beside the project (never copied into it)."""

@@ -1,69 +1,87 @@
-"""How fast /predict answers, from one stage in process to the real gunicorn under load.
+"""How fast the server answers what the page sends, from one stage in process to the real gunicorn under load.
 
     python -m bench.serve [--seconds S] [--concurrency 1,8,32] [--rounds R] [--stage-seconds S]
-        [--warmup S] [--memory-requests N] [--install-size metadata|venv]
+        [--warmup S] [--baseline REV] [--memory-requests N] [--install-size metadata|venv]
         [--profile N] [--json PATH]
 
-One run prints five tables:
+The request measured is the page's own: a digit is drawn on the page with
+pointer input in headless Chromium (Debian's, bench.support.chromium) and
+the request the page then sends to the API is recorded (method, URL with
+its query, headers, body; bench.page_request) and replayed, whatever form
+it takes. One run prints:
 
-- In process: median and p99 of each stage of /predict for a 280×280
-  canvas PNG (a drawn 5, transparent, as the page sends it), then the whole
-  /predict through Flask's test client, as a form post like the page's and
-  as a raw image/png body. BLAS runs on one thread, as gunicorn.conf.py sets.
+- In process: median and p99 of each stage for the image the page sends:
+  `ink_from_bytes`, each of `DIGIT_FIELD_STEPS` (model.preprocess's own
+  list, so a new step shows up here by itself), the forward pass and the
+  JSON answer; then whole requests through Flask's test client (the page's
+  request, and a full 280×280 canvas PNG posted as a form, as curl users
+  do). BLAS runs on one thread, as gunicorn.conf.py sets.
+- Decoding: `ink_from_bytes` on the page's image against a full 280×280
+  canvas PNG, in alternating rounds.
+- A number: a 4-digit number through POST /predict/number against one
+  digit through /predict, server time in process, alternating rounds
+  (when the app has that endpoint).
 - Start-up: create_app() with the model load, in a fresh interpreter, and
   the time from starting gunicorn to its first answer.
 - Over HTTP: the Procfile's gunicorn with the production gunicorn.conf.py,
   once serving the app and once serving bench.bare_app (a constant JSON
-  answer, same server settings), both sent the same form post by 1, 8, 32
-  keep-alive clients, alternating in `--rounds` rounds per level. Throughput, p50/p90/p99 latency, the server's
-  and the client's CPU per request, and predict's throughput over bare's.
+  answer, same server settings), both sent the page's request by 1, 8, 32
+  keep-alive clients, alternating in `--rounds` rounds per level; with
+  `--baseline REV`, that revision is checked out beside (git worktree),
+  served by its own Procfile gunicorn, and both apps are sent a full
+  280×280 canvas PNG as a form in the same alternating rounds. Throughput,
+  p50/p90/p99 latency, the server's and the client's CPU per request, and
+  the ratios of throughput.
 - Memory: RSS and PSS of gunicorn's master and each worker after warm-up
-  and after `--memory-requests` requests to /predict, their total for the
-  default worker count, and the headroom on a 512 MB dyno.
+  and after `--memory-requests` requests, their total for the default
+  worker count, and the headroom on a 512 MB dyno.
 - Install size of requirements.txt.
 
-The targets (predict/bare ≥ 0.35 at 8 and 32 clients, p99 at 32 clients
-under 50 ms) are marked met or missed; the exit status is 0 either way.
-Figures from a machine that is busy with something else are noisy: the
-header shows the load average. ``--profile N`` adds a cProfile of N
-in-process form posts. Needs threadpoolctl (bench/requirements.txt).
+The targets (the page's request at ≥ 0.35 of bare's throughput at 8
+clients; p99 at 32 clients under 50 ms; the canvas form no slower than the
+baseline; a 4-digit number under 3× a digit's server time) are marked met
+or missed; the exit status is 0 either way. Figures from a machine that is
+busy with something else are noisy: the header shows the load average.
+``--profile N`` adds a cProfile of N in-process page requests. Needs
+threadpoolctl (bench/requirements.txt) and Chromium. The in-process
+timings are bench.stages's, memory and install size bench.footprint's.
 """
 
 import argparse
-import cProfile
+import contextlib
 import importlib.metadata
 import json
 import os
 import platform
-import pstats
 import runpy
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import venv
 from pathlib import Path
+from typing import NamedTuple
 
-import numpy as np
-from flask import jsonify
-from packaging.requirements import Requirement
 from threadpoolctl import threadpool_limits
 
 from app import create_app
-from app.api import MODEL_KEY, get_model_version, prediction_body
-from bench.bare_app import BARE_APP_SPEC
+from bench.bare_app import BARE_APP_SPEC, BARE_PATH
+from bench.footprint import (
+    install_size_from_metadata,
+    install_size_from_venv,
+    memory_summary,
+    mib,
+    print_install_size,
+    print_memory,
+)
 from bench.loadgen import (
-    BOUNDARY_TEMPLATE,
-    MIB,
+    DIGIT_STROKES,
     PERCENTILES,
     Request,
     child_pids,
     combined,
     digit_png,
     format_table,
-    fresh_boundary,
-    multipart_body,
     multipart_request,
     parse_levels,
     process_memory,
@@ -71,38 +89,43 @@ from bench.loadgen import (
     seconds_to_first_answer,
     wait_for_workers,
 )
-from model import N_PIXELS
-from model.preprocess import (
-    DEFAULT_MAX_PIXELS,
-    centre_by_mass,
-    crop_to_ink,
-    decode_image,
-    fit_to_box,
-    ink_intensity,
-    thicken_thin_strokes,
+from bench.page_request import capture_page_request, image_of, replay_request
+from bench.stages import (
+    BENCH_DIGIT,
+    BENCH_NUMBER,
+    DIGIT_PATH,
+    decode_comparison,
+    in_process_stages,
+    number_comparison,
+    print_stages,
+    profile_predict,
 )
-from tests.server import PROJECT_ROOT, ProcfileServer
+from bench.support.chromium import CHROMIUM_PATH
+from bench.support.server import PROJECT_ROOT, ProcfileServer
 
 DEFAULT_SECONDS = 10
 DEFAULT_ROUNDS = 3
-"""Each level alternates predict and bare in this many rounds, so that a slow spell of the machine hits both."""
+"""Each level alternates the servers in this many rounds, so that a slow spell of the machine hits all of them."""
 DEFAULT_STAGE_SECONDS = 1.0
 DEFAULT_WARMUP_S = 2.0
 DEFAULT_LEVELS = (1, 8, 32)
 DEFAULT_MEMORY_REQUESTS = 10_000
 STARTUP_REPEATS = 3
-MIN_STAGE_RUNS = 20
-
-BENCH_DIGIT = 5
-"""The digit drawn for the in-process stages and the HTTP runs: strokes and a curve."""
-
-DYNO_MEMORY = 512 * MIB
-"""Memory of a Heroku basic dyno (Heroku's "512 MB" are MiB)."""
-
 TARGET_RATIO = 0.35
-TARGET_RATIO_LEVELS = (8, 32)
+TARGET_RATIO_LEVELS = (8,)
 TARGET_P99_MS = 50
 TARGET_P99_LEVEL = 32
+TARGET_NUMBER_RATIO = 3.0
+"""A 4-digit number must take less than this many times a single digit's server time."""
+
+PAGE, BARE, CANVAS, BASELINE = "page → app", "page → bare", "canvas form → app", "canvas form → baseline"
+"""The HTTP loads: which request goes to which server."""
+
+COMPARISONS = (
+    (PAGE, BARE, "the page's request: app / bare"),
+    (CANVAS, BASELINE, "a 280×280 canvas form: app / baseline (after / before)"),
+)
+"""Throughput ratios printed, when both loads ran."""
 
 CREATE_APP_SCRIPT = """
 import json, os, time
@@ -113,185 +136,13 @@ import app
 imported = time.perf_counter()
 application = app.create_app()
 created = time.perf_counter()
-from model.network import Network
-Network.load(application.config["MODEL_PATH"])
+import model
+model.load(application.config["MODEL_PATH"])
 loaded = time.perf_counter()
 print(json.dumps({"import_s": imported - started, "create_app_s": created - imported,
                   "model_load_s": loaded - created}))
 """
 """Run in a fresh interpreter: the imports are part of what a new worker pays."""
-
-
-# ---- In process -----------------------------------------------------------
-
-
-def time_calls(function, seconds, min_runs=MIN_STAGE_RUNS):
-    """Call `function` for `seconds` (and at least `min_runs` times).
-
-    Returns (wall times, CPU times of this thread), in seconds: on a shared
-    machine the CPU time is the steadier figure, the wall time what a
-    request waits.
-    """
-    wall, cpu = [], []
-    deadline = time.perf_counter() + seconds
-    while len(wall) < min_runs or time.perf_counter() < deadline:
-        started, started_cpu = time.perf_counter_ns(), time.thread_time_ns()
-        function()
-        wall.append(time.perf_counter_ns() - started)
-        cpu.append(time.thread_time_ns() - started_cpu)
-    return np.array(wall) / 1e9, np.array(cpu) / 1e9
-
-
-def pipeline_steps(app):
-    """Return the steps of /predict as (name, function of the previous step's output), bytes first.
-
-    The chain is model.preprocess's, step by step, then the network and the
-    JSON answer: a new preprocessing step must be added here too.
-    """
-    model = app.extensions[MODEL_KEY]
-    with app.app_context():
-        version = get_model_version()
-
-    def answer_json(probabilities):
-        with app.app_context():
-            return jsonify(prediction_body(probabilities, version)).get_data()
-
-    return [
-        ("decode (PNG → Pillow image)", lambda data: decode_image(data, DEFAULT_MAX_PIXELS)),
-        ("ink extraction (ink_intensity)", ink_intensity),
-        ("  crop_to_ink", crop_to_ink),
-        ("  thicken_thin_strokes + crop", lambda ink: crop_to_ink(thicken_thin_strokes(ink))),
-        ("  fit_to_box (Lanczos to 20 px)", fit_to_box),
-        ("  centre_by_mass", centre_by_mass),
-        ("forward pass (one image)", lambda field: model.predict_proba(field.reshape(1, N_PIXELS))[0]),
-        ("JSON (answer dict + jsonify)", answer_json),
-    ]
-
-
-CROP_TO_CENTRE = "crop + thicken + resize + centre"
-CROP_TO_CENTRE_STEPS = 4
-"""The steps after ink extraction that the brief reports together."""
-
-
-def time_pipeline(steps, png, seconds, min_runs=MIN_STAGE_RUNS):
-    """Run the whole chain again and again, timing each step where it runs; return {name: (wall, cpu)}.
-
-    Inside the chain each step finds the caches as a request leaves them:
-    the network's 2.5 MB of weights, for one, are no longer in cache after
-    decoding, so its time here is several times its time alone.
-    """
-    wall = {name: [] for name, _ in steps}
-    cpu = {name: [] for name, _ in steps}
-    deadline = time.perf_counter() + seconds
-    runs = 0
-    while runs < min_runs or time.perf_counter() < deadline:
-        value = png
-        for name, step in steps:
-            started, started_cpu = time.perf_counter_ns(), time.thread_time_ns()
-            value = step(value)
-            wall[name].append(time.perf_counter_ns() - started)
-            cpu[name].append(time.thread_time_ns() - started_cpu)
-        runs += 1
-    return {name: (np.array(wall[name]) / 1e9, np.array(cpu[name]) / 1e9) for name, _ in steps}
-
-
-def time_alone(steps, png, seconds):
-    """Time each step on its own, over and over on the same input (warm caches)."""
-    inputs, value = [], png
-    for _, step in steps:
-        inputs.append(value)
-        value = step(value)
-    share = seconds / len(steps)
-    return {
-        name: time_calls(lambda step=step, value=value: step(value), share)
-        for (name, step), value in zip(steps, inputs)
-    }
-
-
-def in_process_stages(app, png, seconds):
-    """Time each stage of /predict in the chain and alone, then whole requests; return {name: figures}."""
-    steps = pipeline_steps(app)
-    in_chain = time_pipeline(steps, png, seconds)
-    alone = time_alone(steps, png, seconds)
-    names = [name for name, _ in steps]
-    grouped = names[2 : 2 + CROP_TO_CENTRE_STEPS]
-    in_chain[CROP_TO_CENTRE] = tuple(sum(in_chain[name][i] for name in grouped) for i in range(2))
-    in_chain["all stages (sum per run)"] = tuple(sum(in_chain[name][i] for name in names) for i in range(2))
-    order = names[:2] + [CROP_TO_CENTRE] + grouped + names[2 + CROP_TO_CENTRE_STEPS :] + ["all stages (sum per run)"]
-
-    form_body, form_type = multipart_body(png)
-    client = app.test_client()
-
-    def post_form():
-        boundary = fresh_boundary()
-        response = client.post(
-            "/predict",
-            data=form_body.replace(BOUNDARY_TEMPLATE, boundary),
-            content_type=form_type.replace(BOUNDARY_TEMPLATE.decode(), boundary.decode()),
-        )
-        assert response.status_code == 200, response.get_data(as_text=True)
-
-    def post_raw():
-        response = client.post("/predict", data=png, content_type="image/png")
-        assert response.status_code == 200, response.get_data(as_text=True)
-
-    model = app.extensions[MODEL_KEY]
-    extra = {
-        "model.version (weights' SHA-256; now once per model)": time_calls(lambda: model.version, seconds / 4),
-        "/predict via test client, form post (as the page)": time_calls(post_form, seconds),
-        "/predict via test client, raw image/png body": time_calls(post_raw, seconds),
-    }
-    figures = {}
-    for name in order:
-        figures[name] = stage_figures(in_chain[name])
-        if name in alone:
-            figures[name]["alone_median_ms"] = float(np.median(alone[name][0]) * 1000)
-    figures.update({name: stage_figures(times) for name, times in extra.items()})
-    return figures
-
-
-def stage_figures(times):
-    wall, cpu = times
-    return {
-        "median_ms": float(np.median(wall) * 1000),
-        "p99_ms": float(np.percentile(wall, 99) * 1000),
-        "cpu_median_ms": float(np.median(cpu) * 1000),
-        "runs": len(wall),
-    }
-
-
-def print_stages(stages, png):
-    print(
-        f"\nIn process: one {len(png):,}-byte 280×280 transparent canvas PNG of a {BENCH_DIGIT}, "
-        "BLAS on 1 thread.\nStages timed where they run in the chain; 'alone' repeats one stage on warm caches."
-    )
-    rows = [
-        (
-            name, f"{figures['median_ms']:.3f}", f"{figures['p99_ms']:.3f}", f"{figures['cpu_median_ms']:.3f}",
-            f"{figures['alone_median_ms']:.3f}" if "alone_median_ms" in figures else "", figures["runs"],
-        )
-        for name, figures in stages.items()
-    ]
-    print(format_table(("stage", "median ms", "p99 ms", "CPU median ms", "alone ms", "runs"), rows))
-
-
-def profile_predict(app, png, n_requests, limit=20):
-    """Print where in-process /predict spends its time, by own time and by cumulative time."""
-    client = app.test_client()
-    form_body, form_type = multipart_body(png)
-    bodies = [
-        (form_body.replace(BOUNDARY_TEMPLATE, b), form_type.replace(BOUNDARY_TEMPLATE.decode(), b.decode()))
-        for b in (fresh_boundary() for _ in range(n_requests))
-    ]
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for body, content_type in bodies:
-        client.post("/predict", data=body, content_type=content_type)
-    profiler.disable()
-    print(f"\ncProfile of {n_requests} form posts to /predict through the test client (profiler overhead included)")
-    stats = pstats.Stats(profiler, stream=sys.stdout)
-    stats.sort_stats("tottime").print_stats(limit)
-    stats.sort_stats("cumulative").print_stats(r"app/|model/|formparser|multipart", limit)
 
 
 # ---- Start-up -------------------------------------------------------------
@@ -318,12 +169,16 @@ def create_app_times(repeats=STARTUP_REPEATS):
 class Served:
     """A started ProcfileServer with its process ids and start-up time."""
 
-    def __init__(self, name, log_dir, n_workers, app_spec=None):
+    def __init__(self, name, log_dir, app_spec=None, root=PROJECT_ROOT):
         self.name = name
-        self.server = ProcfileServer(Path(log_dir) / f"{name}.log", app_spec=app_spec)
+        self.server = ProcfileServer(Path(log_dir) / f"{name}.log", app_spec=app_spec, root=root)
         self.first_answer_s = seconds_to_first_answer(self.server)
         self.master = self.server.process.pid
-        self.workers = wait_for_workers(self.master, n_workers)
+        self.workers = wait_for_workers(self.master, default_worker_count(root))
+
+    @property
+    def base_url(self):
+        return self.server.base_url
 
     @property
     def pids(self):
@@ -335,224 +190,163 @@ class Served:
             "workers": [{"pid": pid, **process_memory(pid)} for pid in self.workers],
         }
 
+    def restarted(self):
+        """Return whether the workers are no longer the ones that started."""
+        return child_pids(self.master) != self.workers
+
     def stop(self):
         self.server.stop()
 
 
-def default_worker_count():
-    """Return the worker count gunicorn.conf.py gives when WEB_CONCURRENCY is not set here."""
-    return runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))["workers"]
+def default_worker_count(root=PROJECT_ROOT):
+    """Return the worker count the project's gunicorn.conf.py gives when WEB_CONCURRENCY is not set here."""
+    return runpy.run_path(str(Path(root) / "gunicorn.conf.py"))["workers"]
 
 
-def http_levels(predict, bare, predict_request, bare_request, levels, seconds, rounds=DEFAULT_ROUNDS):
-    """Run predict and bare at each level, alternating in `rounds` rounds of seconds / rounds each.
+@contextlib.contextmanager
+def baseline_checkout(revision):
+    """Check `revision` out into a temporary git worktree; yield its folder, and remove it afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-baseline-"))
+    checkout = folder / "checkout"
+    git = ["git", "-C", str(PROJECT_ROOT)]
+    subprocess.run([*git, "worktree", "add", "--detach", "--quiet", str(checkout), revision], check=True)
+    try:
+        yield checkout
+    finally:
+        subprocess.run([*git, "worktree", "remove", "--force", str(checkout)], check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def describe_revision(revision):
+    """Return "<short hash> <subject>" of a revision."""
+    completed = subprocess.run(
+        ["git", "-C", str(PROJECT_ROOT), "log", "-1", "--format=%h %s", revision],
+        capture_output=True, text=True, check=True,
+    )
+    return completed.stdout.strip()
+
+
+class Load(NamedTuple):
+    """One request sent again and again to one server."""
+
+    name: str
+    served: Served
+    request: Request
+
+
+def http_levels(loads, levels, seconds, rounds=DEFAULT_ROUNDS):
+    """Run every load at each level, taking turns in `rounds` rounds of seconds / rounds each.
 
     A machine that slows down for a few seconds (a neighbour, a timer)
-    would otherwise skew the ratio: one run at a level measured bare at
+    would otherwise skew the ratios: one run at a level measured bare at
     half its usual throughput. Each round opens new connections, which
-    also deals them out to the workers afresh. Returns the combined runs
-    per app and level, and the ratio of each round.
+    also deals them out to the workers afresh. Returns {name: [combined
+    run per level]} and {name: [[run of each round] per level]}.
     """
-    results = {"predict": [], "bare": []}
-    round_ratios = []
+    results = {load.name: [] for load in loads}
+    round_runs = {load.name: [] for load in loads}
     for concurrency in levels:
-        runs = {"predict": [], "bare": []}
+        runs = {load.name: [] for load in loads}
         for _ in range(rounds):
-            for name, served, request in (("predict", predict, predict_request), ("bare", bare, bare_request)):
-                runs[name].append(
-                    run_level(served.server.base_url, [request], concurrency, seconds / rounds, server_pids=served.pids)
+            for load in loads:
+                runs[load.name].append(run_level(
+                    load.served.base_url, [load.request], concurrency, seconds / rounds, server_pids=load.served.pids
+                ))
+        for load in loads:
+            results[load.name].append(combined(runs[load.name]))
+            round_runs[load.name].append(runs[load.name])
+            print(f"  {load.name} at {concurrency}: {results[load.name][-1].throughput:.0f} req/s",
+                  file=sys.stderr, flush=True)
+    return results, round_runs
+
+
+def throughput_ratios(results, round_runs, levels):
+    """Return {label: {clients: {"ratio", "rounds"}}} for each comparison whose two loads ran."""
+    ratios = {}
+    for numerator, denominator, label in COMPARISONS:
+        if numerator in results and denominator in results:
+            ratios[label] = {
+                concurrency: {
+                    "ratio": top.throughput / bottom.throughput,
+                    "rounds": [a.throughput / b.throughput for a, b in zip(top_rounds, bottom_rounds)],
+                    "server_cpu_ratio": bottom.server_cpu_per_request_ms() / top.server_cpu_per_request_ms(),
+                }
+                for concurrency, top, bottom, top_rounds, bottom_rounds in zip(
+                    levels, results[numerator], results[denominator], round_runs[numerator], round_runs[denominator]
                 )
-        for name in results:
-            results[name].append(combined(runs[name]))
-            print(f"  {name} at {concurrency}: {results[name][-1].throughput:.0f} req/s", file=sys.stderr, flush=True)
-        round_ratios.append(
-            [predict_run.throughput / bare_run.throughput for predict_run, bare_run in zip(runs["predict"], runs["bare"])]
-        )
-    return results, round_ratios
+            }
+    return ratios
 
 
-def print_http(results, round_ratios, levels):
-    rounds = len(round_ratios[0])
+def print_http(results, ratios, rounds):
     print(
-        "\nOver HTTP: Procfile gunicorn, production gunicorn.conf.py; the same form post to both apps,\n"
-        f"in {rounds} alternating rounds per level (figures over all rounds)"
+        "\nOver HTTP: Procfile gunicorn, production gunicorn.conf.py (each checkout's own),\n"
+        f"the loads in {rounds} alternating rounds per level (figures over all rounds)"
     )
     header = (
-        "app", "clients", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms",
+        "load", "clients", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms",
         "server CPU ms/req", "client CPU µs/req", "client CPU %", "errors",
     )
     rows = []
-    for name in ("predict", "bare"):
-        for result in results[name]:
+    for name, runs in results.items():
+        for result in runs:
             p50, p90, p99 = result.latency_ms()
-            failures = result.connection_errors + result.server_errors + sum(result.unexpected.values())
             rows.append((
                 name, result.concurrency, result.n_requests, f"{result.throughput:.0f}",
                 f"{p50:.2f}", f"{p90:.2f}", f"{p99:.2f}",
                 f"{result.server_cpu_per_request_ms():.3f}", f"{result.client_cpu_per_request_us():.0f}",
-                f"{100 * result.client_cpu_s / result.seconds:.0f}", failures,
+                f"{100 * result.client_cpu_s / result.seconds:.0f}", failures_of(result),
             ))
     print(format_table(header, rows))
-    ratio_rows = []
-    for concurrency, predict, bare, ratios in zip(levels, results["predict"], results["bare"], round_ratios):
-        cpu_ratio = bare.server_cpu_per_request_ms() / predict.server_cpu_per_request_ms()
-        ratio_rows.append((
-            concurrency, f"{predict.throughput / bare.throughput:.3f}",
-            " / ".join(f"{ratio:.3f}" for ratio in ratios), f"{cpu_ratio:.3f}",
+    for label, by_level in ratios.items():
+        print(f"\n{label}")
+        print(format_table(
+            ("clients", "throughput ratio", "ratio in each round", "server CPU per request, inverse ratio"),
+            [
+                (concurrency, f"{ratio['ratio']:.3f}", " / ".join(f"{value:.3f}" for value in ratio["rounds"]),
+                 f"{ratio['server_cpu_ratio']:.3f}")
+                for concurrency, ratio in by_level.items()
+            ],
         ))
-    print("\npredict / bare")
-    print(format_table(
-        ("clients", "throughput ratio", "ratio in each round", "server CPU ratio (bare/predict)"), ratio_rows
-    ))
 
 
-# ---- Memory -----------------------------------------------------------------
-
-
-def memory_summary(snapshot, dyno=DYNO_MEMORY):
-    """Add totals and the dyno headroom to a memory snapshot."""
-    processes = [snapshot["master"], *snapshot["workers"]]
-    total_rss = sum(process["rss"] for process in processes)
-    have_pss = all(process["pss"] is not None for process in processes)
-    total_pss = sum(process["pss"] for process in processes) if have_pss else None
-    summary = {**snapshot, "total_rss": total_rss, "total_pss": total_pss}
-    summary["headroom_pss"] = dyno - total_pss if have_pss else None
-    summary["headroom_rss"] = dyno - total_rss
-    uss = [process["uss"] for process in snapshot["workers"]]
-    if have_pss and all(value is not None for value in uss):
-        summary["added_per_worker"] = max(uss)
-    return summary
-
-
-def print_memory(snapshots, n_workers):
-    print(f"\nMemory (MiB): gunicorn master and its {n_workers} workers (the default count), 512 MiB dyno")
-    rows = []
-    for label, snapshot in snapshots.items():
-        processes = [("master", snapshot["master"])] + [
-            (f"worker {i + 1}", worker) for i, worker in enumerate(snapshot["workers"])
-        ]
-        for role, process in processes:
-            rows.append((label, role, process["pid"], mib(process["rss"]), mib(process["pss"]), mib(process["uss"])))
-        rows.append((label, "total", "", mib(snapshot["total_rss"]), mib(snapshot["total_pss"]), ""))
-        rows.append((label, "headroom", "", mib(snapshot["headroom_rss"]), mib(snapshot["headroom_pss"]), ""))
-    print(format_table(("when", "process", "pid", "RSS", "PSS", "USS"), rows))
-    print(
-        "  RSS counts the pages workers share with the master (preload_app) once per process;\n"
-        "  PSS shares them out, so the PSS total is what the dyno really holds; USS is what a\n"
-        "  worker holds alone, roughly what one more worker would add."
-    )
-
-
-def mib(value):
-    return "–" if value is None else f"{value / MIB:.1f}"
-
-
-# ---- Install size -------------------------------------------------------------
-
-
-def requirement_names(path):
-    """Return the names of the packages a requirements file lists."""
-    names = []
-    for line in Path(path).read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line and not line.startswith("-"):
-            names.append(Requirement(line).name)
-    return names
-
-
-def runtime_distributions(names):
-    """Return the installed distributions of `names` and of everything they require, recursively."""
-    seen = {}
-    pending = list(names)
-    while pending:
-        name = pending.pop()
-        key = name.lower().replace("_", "-")
-        if key in seen:
-            continue
-        distribution = importlib.metadata.distribution(name)
-        seen[key] = distribution
-        for text in distribution.requires or []:
-            requirement = Requirement(text)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-                pending.append(requirement.name)
-    return seen
-
-
-def installed_size(distribution):
-    """Return the bytes of the files a distribution's RECORD lists (its .pyc files included)."""
-    total = 0
-    for file in distribution.files or []:
-        path = Path(distribution.locate_file(file))
-        if path.is_file():
-            total += path.stat().st_size
-    return total
-
-
-def install_size_from_metadata(requirements=PROJECT_ROOT / "requirements.txt"):
-    """Measure the run-time packages already installed in this interpreter's environment."""
-    distributions = runtime_distributions(requirement_names(requirements))
-    sizes = {distribution.metadata["Name"]: installed_size(distribution) for distribution in distributions.values()}
-    return {
-        "method": f"importlib.metadata RECORD files of {requirements.name} and its dependencies, in {sys.prefix}",
-        "total_bytes": sum(sizes.values()),
-        "packages": dict(sorted(sizes.items(), key=lambda item: -item[1])),
-    }
-
-
-def directory_size(path):
-    return sum(file.stat().st_size for file in Path(path).rglob("*") if file.is_file() and not file.is_symlink())
-
-
-def install_size_from_venv(requirements=PROJECT_ROOT / "requirements.txt"):
-    """Install the requirements into a temporary venv (pip's configured index) and measure site-packages."""
-    with tempfile.TemporaryDirectory(prefix="bench-venv-") as folder:
-        venv.create(folder, with_pip=True)
-        python = Path(folder) / "bin" / "python"
-        started = time.perf_counter()
-        subprocess.run(
-            [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", requirements],
-            check=True,
-        )
-        seconds = time.perf_counter() - started
-        site_packages = next(Path(folder).glob("lib/python*/site-packages"))
-        pip_size = sum(
-            directory_size(path) for path in site_packages.iterdir() if path.name.lower().startswith(("pip", "setuptools"))
-        )
-        return {
-            "method": "pip install -r requirements.txt into a temporary venv; du of site-packages without pip and setuptools",
-            "total_bytes": directory_size(site_packages) - pip_size,
-            "pip_install_s": seconds,
-        }
-
-
-def print_install_size(size):
-    print(f"\nInstall size of the run-time requirements: {size['total_bytes'] / MIB:.1f} MiB")
-    print(f"  ({size['method']})")
-    if "packages" in size:
-        rows = [(name, f"{value / MIB:.1f}") for name, value in size["packages"].items()]
-        print(format_table(("package", "MiB"), rows))
+def failures_of(result):
+    return result.connection_errors + result.server_errors + sum(result.unexpected.values())
 
 
 # ---- Main -----------------------------------------------------------------------
 
 
-def print_targets(results, levels):
-    """Print whether the throughput ratio and p99 targets are met; return them as a dict."""
+def print_targets(results, ratios, numbers):
+    """Print whether the targets are met; return them as a dict."""
     targets = {}
-    by_level = dict(zip(levels, zip(results["predict"], results["bare"])))
     print("\nTargets")
+    page_ratios = ratios.get(COMPARISONS[0][2], {})
     for concurrency in TARGET_RATIO_LEVELS:
-        if concurrency in by_level:
-            predict, bare = by_level[concurrency]
-            ratio = predict.throughput / bare.throughput
+        if concurrency in page_ratios:
+            ratio = page_ratios[concurrency]["ratio"]
             met = ratio >= TARGET_RATIO
-            targets[f"ratio_at_{concurrency}"] = {"value": ratio, "met": met}
-            print(f"  predict/bare at {concurrency} clients ≥ {TARGET_RATIO}: {ratio:.3f}  {'met' if met else 'MISSED'}")
-    if TARGET_P99_LEVEL in by_level:
-        p99 = by_level[TARGET_P99_LEVEL][0].latency_ms()[PERCENTILES.index(99)]
+            targets[f"page_ratio_at_{concurrency}"] = {"value": ratio, "met": met}
+            print(f"  the page's request, app/bare at {concurrency} clients ≥ {TARGET_RATIO}: {ratio:.3f}  "
+                  f"{'met' if met else 'MISSED'}")
+    page_at_level = {result.concurrency: result for result in results[PAGE]}
+    if TARGET_P99_LEVEL in page_at_level:
+        p99 = page_at_level[TARGET_P99_LEVEL].latency_ms()[PERCENTILES.index(99)]
         met = p99 < TARGET_P99_MS
         targets[f"p99_at_{TARGET_P99_LEVEL}"] = {"value_ms": p99, "met": met}
-        print(f"  predict p99 at {TARGET_P99_LEVEL} clients < {TARGET_P99_MS} ms: {p99:.1f} ms  {'met' if met else 'MISSED'}")
+        print(f"  the page's request, p99 at {TARGET_P99_LEVEL} clients < {TARGET_P99_MS} ms: {p99:.1f} ms  "
+              f"{'met' if met else 'MISSED'}")
+    for concurrency, ratio in ratios.get(COMPARISONS[1][2], {}).items():
+        met = ratio["ratio"] >= 1
+        targets[f"canvas_after_before_at_{concurrency}"] = {"value": ratio["ratio"], "met": met}
+        print(f"  a canvas form, after/before at {concurrency} clients ≥ 1 (no slower): {ratio['ratio']:.3f}  "
+              f"{'met' if met else 'MISSED'} (rounds: {' / '.join(f'{v:.3f}' for v in ratio['rounds'])})")
+    if numbers is not None:
+        ratio = numbers["ratio_cpu_median"]
+        met = ratio < TARGET_NUMBER_RATIO
+        targets["number_over_digit_cpu"] = {"value": ratio, "met": met}
+        print(f"  a {len(BENCH_NUMBER)}-digit number / a digit, server CPU time < {TARGET_NUMBER_RATIO:g}: "
+              f"{ratio:.3f}  {'met' if met else 'MISSED'}")
     return targets
 
 
@@ -568,21 +362,30 @@ def environment():
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.serve", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="seconds per HTTP level and app")
+    parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="seconds per HTTP level and load")
     parser.add_argument("--concurrency", type=parse_levels, default=DEFAULT_LEVELS, help="e.g. 1,8,32")
     parser.add_argument(
-        "--rounds", type=int, default=DEFAULT_ROUNDS, help="alternating predict/bare rounds per level (--seconds in all)"
+        "--rounds", type=int, default=DEFAULT_ROUNDS, help="alternating rounds per level and per comparison"
     )
     parser.add_argument("--stage-seconds", type=float, default=DEFAULT_STAGE_SECONDS, help="seconds per in-process stage")
     parser.add_argument("--warmup", type=float, default=DEFAULT_WARMUP_S, help="seconds of warm-up load per server")
     parser.add_argument(
+        "--baseline", metavar="REV",
+        help="also serve this git revision (a temporary worktree) and compare a canvas form posted to both",
+    )
+    parser.add_argument(
         "--memory-requests", type=int, default=DEFAULT_MEMORY_REQUESTS,
-        help="requests to /predict (warm-up and levels included) before the second memory reading",
+        help="requests to the app (warm-up and levels included) before the second memory reading",
     )
     parser.add_argument("--install-size", choices=("metadata", "venv"), default="metadata")
-    parser.add_argument("--profile", type=int, default=0, metavar="N", help="also cProfile N in-process requests")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="also cProfile N in-process page requests")
     parser.add_argument("--json", type=Path, help="save the figures to this file")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, got {args.rounds}")
+    if not CHROMIUM_PATH.is_file():
+        parser.error(f"Chromium not found at {CHROMIUM_PATH} (the page's request is captured in it); set CHROMIUM_PATH")
+    return args
 
 
 def main(argv=None):
@@ -590,61 +393,77 @@ def main(argv=None):
     figures = {"environment": environment(), "arguments": {**vars(args), "json": str(args.json)}}
     print(f"bench.serve on {platform.node()}: {os.cpu_count()} CPUs, load average "
           + " ".join(f"{value:.2f}" for value in os.getloadavg()))
+    if args.baseline:
+        figures["baseline"] = describe_revision(args.baseline)
+        print(f"Baseline: {figures['baseline']}")
 
-    png = digit_png(BENCH_DIGIT)
-    app = create_app()
-    with threadpool_limits(limits=1, user_api="blas"):
-        stages = in_process_stages(app, png, args.stage_seconds)
-        print_stages(stages, png)
-        if args.profile:
-            profile_predict(app, png, args.profile)
-    figures["in_process"] = stages
-
+    canvas_png = digit_png(BENCH_DIGIT)
+    canvas_form = multipart_request(DIGIT_PATH, canvas_png)
     startup = create_app_times()
-    n_workers = default_worker_count()
-    form_request = Request("predict", multipart_request("/predict", png), 200, fresh_boundary=True)
-    bare_request = Request("bare", multipart_request("/healthz", png), 200, fresh_boundary=True)
-    with tempfile.TemporaryDirectory(prefix="bench-serve-") as log_dir:
-        predict = bare = None
-        try:
-            predict = Served("predict", log_dir, n_workers)
-            bare = Served("bare", log_dir, n_workers, app_spec=BARE_APP_SPEC)
-            startup["first_answer_s"] = predict.first_answer_s
-            startup["bare_first_answer_s"] = bare.first_answer_s
+    app = create_app()
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as log_dir, contextlib.ExitStack() as servers:
+        predict = Served("app", log_dir)
+        servers.callback(predict.stop)
+        captured = capture_page_request(predict.base_url, DIGIT_STROKES[BENCH_DIGIT])
+        print(f"The page sent: {captured.describe()}", flush=True)
+        figures["page_request"] = {**captured._asdict(), "body": f"{len(captured.body)} bytes"}
+        page_image = image_of(captured)
 
-            warmup_clients = max(args.concurrency)
-            warmups = [
-                run_level(predict.server.base_url, [form_request], warmup_clients, args.warmup),
-                run_level(bare.server.base_url, [bare_request], warmup_clients, args.warmup),
+        with threadpool_limits(limits=1, user_api="blas"):
+            stages = in_process_stages(app, captured, canvas_png, args.stage_seconds)
+            print_stages(stages, captured, page_image)
+            decoding = decode_comparison(page_image, canvas_png, args.stage_seconds * args.rounds, args.rounds)
+            numbers = number_comparison(app, args.stage_seconds * args.rounds, args.rounds)
+            if args.profile:
+                profile_predict(app, captured, args.profile)
+        figures.update({"in_process": stages, "decoding": decoding, "number": numbers})
+
+        bare = Served("bare", log_dir, app_spec=BARE_APP_SPEC)
+        servers.callback(bare.stop)
+        page_request = replay_request("page", captured, expected_status=200)
+        loads = [
+            Load(PAGE, predict, page_request),
+            Load(BARE, bare, replay_request("bare", captured, target=BARE_PATH, expected_status=200)),
+        ]
+        started = [predict, bare]
+        if args.baseline:
+            checkout = servers.enter_context(baseline_checkout(args.baseline))
+            baseline = Served("baseline", log_dir, root=checkout)
+            servers.callback(baseline.stop)
+            started.append(baseline)
+            loads += [
+                Load(CANVAS, predict, Request("canvas", canvas_form, 200, fresh_boundary=True)),
+                Load(BASELINE, baseline, Request("canvas", canvas_form, 200, fresh_boundary=True)),
             ]
-            memory = {"after warm-up": memory_summary(predict.memory())}
-            bare_memory = memory_summary(bare.memory())
-            results, round_ratios = http_levels(
-                predict, bare, form_request, bare_request, args.concurrency, args.seconds, args.rounds
-            )
-            sent = warmups[0].n_requests + sum(result.n_requests for result in results["predict"])
-            if sent < args.memory_requests:
-                top_up = run_level(
-                    predict.server.base_url, [form_request], 8, max_requests=args.memory_requests - sent
-                )
-                warmups.append(top_up)
-                sent += top_up.n_requests
-            memory[f"after {sent:,} requests"] = memory_summary(predict.memory())
-            restarted = child_restarts(predict, bare)
-        finally:
-            for served in (predict, bare):
-                if served is not None:
-                    served.stop()
+        startup.update({f"{served.name}_first_answer_s": served.first_answer_s for served in started})
 
+        warmup_clients = max(args.concurrency)
+        warmups = [run_level(load.served.base_url, [load.request], warmup_clients, args.warmup) for load in loads]
+        memory = {"after warm-up": memory_summary(predict.memory())}
+        bare_memory = memory_summary(bare.memory())
+        results, round_runs = http_levels(loads, args.concurrency, args.seconds, args.rounds)
+        sent = sum(
+            run.n_requests
+            for load, warmup in zip(loads, warmups) if load.served is predict
+            for run in [warmup, *results[load.name]]
+        )
+        if sent < args.memory_requests:
+            top_up = run_level(predict.base_url, [page_request], 8, max_requests=args.memory_requests - sent)
+            warmups.append(top_up)
+            sent += top_up.n_requests
+        memory[f"after {sent:,} requests"] = memory_summary(predict.memory())
+        restarted = [served.name for served in started if served.restarted()]
+
+    n_workers = default_worker_count()
     print(f"\nStart-up (median of {startup['repeats']} fresh interpreters for create_app)")
     print(format_table(("step", "seconds"), [
         ("import app (Flask, NumPy, SciPy, Pillow)", f"{startup['import_s']:.3f}"),
         ("create_app() with the model load", f"{startup['create_app_s']:.3f}"),
-        ("  Network.load alone", f"{startup['model_load_s']:.3f}"),
-        ("gunicorn start → first answer (predict app)", f"{startup['first_answer_s']:.3f}"),
-        ("gunicorn start → first answer (bare app)", f"{startup['bare_first_answer_s']:.3f}"),
+        ("  model.load alone", f"{startup['model_load_s']:.3f}"),
+        *[(f"gunicorn start → first answer ({served.name})", f"{served.first_answer_s:.3f}") for served in started],
     ]))
-    print_http(results, round_ratios, args.concurrency)
+    ratios = throughput_ratios(results, round_runs, args.concurrency)
+    print_http(results, ratios, args.rounds)
     print_memory(memory, n_workers)
     print(f"  bare app for comparison: PSS total {mib(bare_memory['total_pss'])} MiB, RSS total {mib(bare_memory['total_rss'])} MiB")
     if "added_per_worker" in memory["after warm-up"]:
@@ -655,21 +474,16 @@ def main(argv=None):
 
     size = install_size_from_metadata() if args.install_size == "metadata" else install_size_from_venv()
     print_install_size(size)
-    targets = print_targets(results, args.concurrency)
+    targets = print_targets(results, ratios, numbers)
 
-    failures = sum(r.connection_errors + r.server_errors + sum(r.unexpected.values())
-                   for r in warmups + results["predict"] + results["bare"])
+    failures = sum(failures_of(run) for run in warmups + [run for runs in results.values() for run in runs])
     if failures or restarted:
         print(f"\nWARNING: {failures} failed requests, workers restarted: {restarted}; see --json for examples")
 
     figures.update({
         "startup": startup,
         "http": {name: [result.summary() for result in runs] for name, runs in results.items()},
-        "http_ratio": {
-            str(c): p.throughput / b.throughput
-            for c, p, b in zip(args.concurrency, results["predict"], results["bare"])
-        },
-        "http_ratio_rounds": {str(c): ratios for c, ratios in zip(args.concurrency, round_ratios)},
+        "http_ratios": {label: {str(c): ratio for c, ratio in by_level.items()} for label, by_level in ratios.items()},
         "memory": memory,
         "bare_memory": bare_memory,
         "default_workers": n_workers,
@@ -682,11 +496,6 @@ def main(argv=None):
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
         print(f"\nFigures saved to {args.json}")
-
-
-def child_restarts(*served):
-    """Return the names of the servers whose workers are no longer the ones that started."""
-    return [s.name for s in served if child_pids(s.master) != s.workers]
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from model.evaluate import DEFAULT_DATA_DIR, PROJECT_ROOT, accuracy, score
+from model.evaluate import DEFAULT_DATA_DIR, PROJECT_ROOT
+from model.metrics import accuracy, score
 from model.mnist import MnistError, load_mnist, to_features
 from model.network import ModelFileError, Network
 

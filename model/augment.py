@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import ndimage
 
-from model import IMAGE_SIDE
+from model import DTYPE, IMAGE_SIDE
 
 KINDS = ("affine", "elastic", "thickness")
 """The kinds of augmentation, in the order they are applied to an image."""
@@ -35,7 +35,9 @@ FRAME = 1
 SINGULAR_VALUE_CUTOFF = 1e-4
 """Smoothing directions weaker than this fraction of the strongest are dropped."""
 
-DTYPE = np.float32
+
+GRID_CENTRE = (IMAGE_SIDE - 1) / 2
+"""Centre of the 28×28 pixel grid in pixel indices: the origin of the centred coordinates `resample` reads."""
 
 
 @dataclass(frozen=True)
@@ -130,8 +132,7 @@ class Augmenter:
         if unknown:
             raise ValueError(f"unknown augmentation {', '.join(sorted(unknown))}: choose from {', '.join(KINDS)}")
         self.params = params
-        centre = (IMAGE_SIDE - 1) / 2
-        grid = np.arange(IMAGE_SIDE, dtype=DTYPE) - DTYPE(centre)
+        grid = np.arange(IMAGE_SIDE, dtype=DTYPE) - DTYPE(GRID_CENTRE)
         self._rows = np.broadcast_to(grid[:, None], (IMAGE_SIDE, IMAGE_SIDE))
         self._cols = np.broadcast_to(grid[None, :], (IMAGE_SIDE, IMAGE_SIDE))
         if "elastic" in self.kinds and params.elastic_alpha > 0:
@@ -222,7 +223,7 @@ def resample(images, rows, cols):
     Returns ndarray of shape (n, 28, 28), float32.
     """
     n_images = len(images)
-    centre = DTYPE((IMAGE_SIDE - 1) / 2)
+    centre = DTYPE(GRID_CENTRE)
     side = IMAGE_SIDE + 2 * FRAME
     framed = np.zeros((n_images, side, side), dtype=DTYPE)
     framed[:, FRAME:-FRAME, FRAME:-FRAME] = images

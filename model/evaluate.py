@@ -1,645 +1,47 @@
-"""Score a model on the MNIST test set and write a report: numbers and pictures.
+"""Score a model on the MNIST test set and write its evaluation report: numbers and pictures.
 
     python -m model.evaluate [--model model/weights.npz] [--data ../shared/mnist]
         [--report model/report] [--limit N]
 
 The report folder receives ``report.json`` (accuracy, per-digit accuracy,
 the confusion matrix, the most frequent confusions, the model's identity and
-its training record) and four PNG pictures with stable names, so that the
-/model page and the README can link to them:
-
-    learning_curves.png      loss and accuracy per epoch, training vs validation
-    misclassified.png        the wrong answers, the most confident first
-    first_layer_weights.png  what the first hidden units look for
-    confusion_matrix.png     the confusion matrix as a heat map
-
-Every function that computes a number or draws a picture is pure: arrays or
-plain data in, a value or a ``PIL.Image`` out. Pictures are drawn with
-Pillow alone (no plotting library at run time), 800 to 940 pixels wide with
-text large enough to read at half size on a phone's 2x screen; each is drawn
-at twice its final size, then shrunk, so that lines and text come out smooth.
+its training record) and four PNG pictures with the stable names of
+`model.report_files`, so that the /model page and the README can link to
+them. The numbers come from `model.metrics`, the pictures from
+`model.charts`; this module puts them together and runs the command line.
 """
 
 import argparse
-import functools
 import io
 import json
 import math
-import os
 import sys
-import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
-from model import DEFAULT_MODEL_PATH, IMAGE_SIDE, N_CLASSES
-from model.mnist import (
-    MAX_PIXEL_VALUE,
-    SHA256,
-    TEST_IMAGES,
-    TEST_LABELS,
-    MnistError,
-    find_file,
-    locate_files,
-    read_idx,
-    to_features,
-)
+from model import DEFAULT_MODEL_PATH, N_CLASSES
+from model.charts import draw_confusion_matrix, draw_first_layer_weights, draw_learning_curves, draw_misclassified
+from model.files import write_atomically
+from model.formatting import percent, utc_timestamp
+from model.metrics import accuracy, most_confident_errors, per_digit_accuracy, score, top_confusions
+from model.mnist import MnistError, load_test_set
 from model.network import ModelFileError, Network
+from model.report_files import (
+    CONFUSION_MATRIX_PNG,
+    DEFAULT_REPORT_DIR,
+    FIRST_LAYER_WEIGHTS_PNG,
+    LEARNING_CURVES_PNG,
+    MISCLASSIFIED_PNG,
+    REPORT_FORMAT,
+    REPORT_JSON,
+    REPORT_PICTURES,
+    REPORT_VERSION,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT.parent / "shared" / "mnist"
 """The four MNIST files, beside the project (never copied into it)."""
-
-DEFAULT_REPORT_DIR = Path(__file__).resolve().parent / "report"
-"""Where the committed model's report lives, read by the /model page."""
-
-REPORT_FORMAT = "digit-recogniser evaluation report"
-REPORT_VERSION = 1
-"""Bumped whenever a key of report.json changes meaning or disappears."""
-
-REPORT_JSON = "report.json"
-LEARNING_CURVES_PNG = "learning_curves.png"
-MISCLASSIFIED_PNG = "misclassified.png"
-FIRST_LAYER_WEIGHTS_PNG = "first_layer_weights.png"
-CONFUSION_MATRIX_PNG = "confusion_matrix.png"
-"""Stable file names inside the report folder."""
-
-REPORT_FILE_MODE = 0o644
-"""Permissions of the written files (a temporary file starts private)."""
-
-N_TOP_CONFUSIONS = 10
-"""Confusion pairs listed in the report and the summary."""
-
-MAX_MISCLASSIFIED = 100
-"""Wrong answers drawn in the misclassified grid."""
-
-N_WEIGHT_UNITS = 100
-"""First-layer hidden units drawn in the weights grid."""
-
-GRID_COLUMNS = 10
-"""Columns of the misclassified and weights grids."""
-
-PERCENT = 100
-
-# Drawing: sizes are in pixels of the final image.
-SUPERSAMPLE = 2
-"""Pictures are drawn this many times larger, then shrunk with a box filter."""
-
-TITLE_SIZE = 30
-LABEL_SIZE = 24
-TICK_SIZE = 22
-SMALL_SIZE = 20
-"""Font sizes in pixels: shown at half size, as on a phone's 2x screen, the smallest is 10 CSS pixels."""
-
-MARGIN = 20
-
-TEXT = (33, 33, 33)
-MUTED = (110, 110, 110)
-AXIS = (80, 80, 80)
-GRID_LINE = (226, 226, 226)
-WHITE = (255, 255, 255)
-TRAIN_COLOUR = (0, 114, 178)
-VALIDATION_COLOUR = (213, 94, 0)
-"""Okabe-Ito blue and vermillion: told apart with every common colour-vision deficiency."""
-BEST_EPOCH_COLOUR = (120, 120, 120)
-NEGATIVE_COLOUR = (33, 102, 172)
-POSITIVE_COLOUR = (178, 24, 43)
-"""Ends of the diverging blue-white-red scale of the weights picture."""
-CORRECT_COLOUR = (33, 102, 172)
-ERROR_COLOUR = (213, 94, 0)
-"""Darkest shades of the confusion heat map: right answers blue, wrong ones vermillion."""
-WRONG_LABEL_COLOUR = (200, 40, 30)
-
-LEARNING_CURVES_SIZE = (800, 960)
-CURVES_HEADER = 110
-CURVES_PANEL_HEIGHT = 420
-CURVES_LEFT = 96
-CURVES_RIGHT = 30
-CURVES_PLOT_TOP = 48
-CURVES_PLOT_BOTTOM = 70
-LINE_WIDTH = 3
-MARKER_RADIUS = 5
-MAX_EPOCHS_WITH_MARKERS = 30
-MAX_TICKS = 6
-DASH = 8
-
-DIGIT_SCALE = 3
-"""Each 28×28 digit or weight image is shown as 84×84 pixels, nearest neighbour."""
-GRID_HEADER = 96
-MISCLASSIFIED_CELL = (90, 150)
-WEIGHT_CELL = (90, 90)
-COLOUR_KEY_SIZE = (240, 18)
-
-CONFUSION_CELL = 64
-CONFUSION_LEFT = 96
-CONFUSION_TOP = 136
-CONFUSION_RIGHT = 120
-CONFUSION_BOTTOM = 60
-CONFUSION_MATRIX_SIZE = (
-    CONFUSION_LEFT + N_CLASSES * CONFUSION_CELL + CONFUSION_RIGHT,
-    CONFUSION_TOP + N_CLASSES * CONFUSION_CELL + CONFUSION_BOTTOM,
-)
-DARK_CELL = 0.55
-"""Above this shade, a cell's count is written in white."""
-
-
-# Scoring -------------------------------------------------------------------
-
-
-def confusion_matrix(y_true, y_pred, n_classes=N_CLASSES):
-    """Return the confusion matrix: counts[t, p] = samples of class t predicted as p.
-
-    y_true, y_pred : ndarray of shape (n_samples,), integers in [0, n_classes)
-    Returns ndarray of shape (n_classes, n_classes), int64; rows are the true
-    classes, columns the predicted ones.
-    """
-    y_true = np.asarray(y_true)
-    y_pred = np.asarray(y_pred)
-    if y_true.shape != y_pred.shape or y_true.ndim != 1:
-        raise ValueError(f"y_true and y_pred must be 1-D of the same length, got {y_true.shape} and {y_pred.shape}")
-    for name, y in (("y_true", y_true), ("y_pred", y_pred)):
-        if y.size and (y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= n_classes):
-            raise ValueError(f"{name} must hold integers in [0, {n_classes}), got {y.dtype} in [{y.min()}, {y.max()}]")
-    flat = y_true.astype(np.int64) * n_classes + y_pred.astype(np.int64)
-    return np.bincount(flat, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
-
-
-def accuracy(confusion):
-    """Return the fraction of right answers in a confusion matrix (NaN when it is empty)."""
-    total = confusion.sum()
-    return float(np.trace(confusion) / total) if total else math.nan
-
-
-def per_digit_accuracy(confusion):
-    """Return the accuracy on each true class, shape (n_classes,), NaN for a class without samples."""
-    samples = confusion.sum(axis=1)
-    result = np.full(len(confusion), np.nan)
-    np.divide(np.diag(confusion), samples, out=result, where=samples > 0)
-    return result
-
-
-def top_confusions(confusion, k=N_TOP_CONFUSIONS):
-    """Return the k most frequent wrong (true, predicted, count) triples, most frequent first.
-
-    Only pairs that occur are listed; ties go to the smaller true digit, then
-    the smaller predicted digit.
-    """
-    errors = confusion.copy()
-    np.fill_diagonal(errors, 0)
-    counts = errors.ravel()
-    order = np.lexsort((np.arange(counts.size), -counts))
-    order = order[counts[order] > 0][:k]
-    true, predicted = np.divmod(order, len(confusion))
-    return [(int(t), int(p), int(counts[i])) for t, p, i in zip(true, predicted, order)]
-
-
-def most_confident_errors(probabilities, y_true, limit=MAX_MISCLASSIFIED):
-    """Return the indices of the wrong answers, the most confident first, at most `limit`.
-
-    probabilities : ndarray of shape (n_samples, n_classes)
-    y_true        : ndarray of shape (n_samples,)
-    The confidence of a wrong answer is the probability of the class predicted.
-    """
-    predicted = probabilities.argmax(axis=1)
-    wrong = np.flatnonzero(predicted != y_true)
-    confidence = probabilities[wrong, predicted[wrong]]
-    return wrong[np.argsort(-confidence, kind="stable")][:limit]
-
-
-class Scores(NamedTuple):
-    """A network's answers on a labelled set.
-
-    probabilities : ndarray of shape (n_samples, 10), float32
-    predicted     : ndarray of shape (n_samples,), the most probable digit
-    confusion     : ndarray of shape (10, 10), int64, rows true, columns predicted
-    """
-
-    probabilities: np.ndarray
-    predicted: np.ndarray
-    confusion: np.ndarray
-
-
-def score(network, images, labels):
-    """Return the network's Scores on images (n, 28, 28) uint8 with labels (n,)."""
-    probabilities = network.predict_proba(to_features(images))
-    predicted = probabilities.argmax(axis=1)
-    return Scores(probabilities, predicted, confusion_matrix(labels, predicted))
-
-
-def load_test_set(data_dir):
-    """Return (images, labels) of the MNIST test set in data_dir, checksums verified.
-
-    Only the two test files are read; if one is missing, all four are
-    fetched the way training fetches them (or the error says where to put them).
-    """
-    paths = {name: find_file(data_dir, name) for name in (TEST_IMAGES, TEST_LABELS)}
-    if None in paths.values():
-        paths = locate_files(data_dir)
-    images = read_idx(paths[TEST_IMAGES], 3, SHA256[TEST_IMAGES])
-    labels = read_idx(paths[TEST_LABELS], 1, SHA256[TEST_LABELS])
-    if len(images) != len(labels):
-        raise MnistError(f"{data_dir}: {len(images)} test images but {len(labels)} test labels")
-    return images, labels
-
-
-# Drawing helpers ------------------------------------------------------------
-
-
-@functools.cache
-def font(size):
-    """Return Pillow's bundled font at `size` pixels (the same on every machine)."""
-    return ImageFont.load_default(size=size)
-
-
-class Canvas:
-    """An RGB picture drawn in final-size pixel units, at SUPERSAMPLE times the resolution.
-
-    `finish` shrinks it with a box filter: Pillow draws lines without
-    anti-aliasing, and averaging SUPERSAMPLE² pixels smooths their edges.
-    """
-
-    def __init__(self, size, background=WHITE):
-        self.size = tuple(int(side) for side in size)
-        self.image = Image.new("RGB", (self.size[0] * SUPERSAMPLE, self.size[1] * SUPERSAMPLE), background)
-        self.draw = ImageDraw.Draw(self.image)
-
-    @staticmethod
-    def _scaled(points):
-        return [(x * SUPERSAMPLE, y * SUPERSAMPLE) for x, y in points]
-
-    def line(self, points, fill, width=1):
-        self.draw.line(self._scaled(points), fill=fill, width=round(width * SUPERSAMPLE), joint="curve")
-
-    def dashed_line(self, start, end, fill, width=1, dash=DASH):
-        """Draw a dashed straight line, dashes and gaps `dash` pixels long."""
-        (x0, y0), (x1, y1) = start, end
-        length = math.hypot(x1 - x0, y1 - y0)
-        for begin in np.arange(0, length, 2 * dash):
-            stop = min(begin + dash, length)
-            a, b = begin / length, stop / length
-            points = [(x0 + t * (x1 - x0), y0 + t * (y1 - y0)) for t in (a, b)]
-            self.line(points, fill, width)
-
-    def rectangle(self, box, fill=None, outline=None, width=1):
-        x0, y0, x1, y1 = box
-        self.draw.rectangle(
-            (x0 * SUPERSAMPLE, y0 * SUPERSAMPLE, x1 * SUPERSAMPLE - 1, y1 * SUPERSAMPLE - 1),
-            fill=fill,
-            outline=outline,
-            width=round(width * SUPERSAMPLE),
-        )
-
-    def marker(self, centre, radius, fill, square=False):
-        x, y = centre
-        (x0, y0), (x1, y1) = self._scaled([(x - radius, y - radius), (x + radius, y + radius)])
-        (self.draw.rectangle if square else self.draw.ellipse)((x0, y0, x1, y1), fill=fill)
-
-    def polygon(self, points, fill):
-        self.draw.polygon(self._scaled(points), fill=fill)
-
-    def text(self, xy, text, size, fill=TEXT, anchor="la"):
-        """Write text; `anchor` is Pillow's two-letter anchor (e.g. "mm" centres it on xy)."""
-        x, y = xy
-        big_font = font(size * SUPERSAMPLE)
-        self.draw.text((x * SUPERSAMPLE, y * SUPERSAMPLE), text, font=big_font, fill=fill, anchor=anchor)
-
-    def text_width(self, text, size):
-        return font(size * SUPERSAMPLE).getlength(text) / SUPERSAMPLE
-
-    def vertical_text(self, centre, text, size, fill=TEXT):
-        """Write text turned a quarter anticlockwise (read bottom to top), centred on `centre`."""
-        text_font = font(size * SUPERSAMPLE)
-        left, top, right, bottom = text_font.getbbox(text)
-        mask = Image.new("L", (right - left, bottom - top), 0)
-        ImageDraw.Draw(mask).text((-left, -top), text, font=text_font, fill=MAX_PIXEL_VALUE)
-        mask = mask.rotate(90, expand=True)
-        x, y = centre
-        corner = (round(x * SUPERSAMPLE - mask.width / 2), round(y * SUPERSAMPLE - mask.height / 2))
-        self.image.paste(Image.new("RGB", mask.size, fill), corner, mask)
-
-    def paste(self, picture, corner):
-        """Paste an RGB picture given in final-size pixels, its pixels kept square and sharp."""
-        big = picture.resize((picture.width * SUPERSAMPLE, picture.height * SUPERSAMPLE), Image.Resampling.NEAREST)
-        self.image.paste(big, (round(corner[0] * SUPERSAMPLE), round(corner[1] * SUPERSAMPLE)))
-
-    def finish(self):
-        """Return the picture at its final size."""
-        return self.image.reduce(SUPERSAMPLE)
-
-
-def nice_ticks(low, high, max_ticks=MAX_TICKS, integer=False):
-    """Return evenly spaced round tick values covering [low, high], at most about max_ticks.
-
-    The step is 1, 2, 2.5 or 5 times a power of ten (whole numbers when
-    `integer`); the first and last ticks bound the data, so the axis runs
-    from one to the other.
-    """
-    if not high > low:
-        pad = max(abs(low) * 0.05, 0.5 if integer else 1e-3)
-        low, high = low - pad, high + pad
-    raw_step = (high - low) / max(max_ticks - 1, 1)
-    magnitude = 10 ** math.floor(math.log10(raw_step))
-    for multiple in (1, 2, 2.5, 5, 10):
-        step = multiple * magnitude
-        if integer:
-            step = max(1, round(step))
-        if (math.ceil(high / step - 1e-9) - math.floor(low / step + 1e-9)) <= max_ticks - 1:
-            break
-    first = math.floor(low / step + 1e-9)
-    last = math.ceil(high / step - 1e-9)
-    return np.arange(first, last + 1) * step
-
-
-def format_tick(value, step):
-    """Write a tick value with just enough decimals to tell it from its neighbours."""
-    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
-    if not float(step * 10**decimals).is_integer():
-        decimals += 1
-    return f"{value:.{decimals}f}"
-
-
-def format_percent(fraction):
-    """Write a probability as a whole percentage, rounded down: 0.996 is "99%", only 1.0 is "100%"."""
-    return f"{math.floor(fraction * PERCENT)}%"
-
-
-def draw_arrow(canvas, start_x, end_x, y, fill, width=2):
-    """Draw a short arrow from left to right (the bundled font has no arrow glyph)."""
-    head = 6
-    canvas.line([(start_x, y), (end_x - head, y)], fill, width)
-    canvas.polygon([(end_x, y), (end_x - head - 2, y - head), (end_x - head - 2, y + head)], fill)
-
-
-def blend(colour, shade):
-    """Return the colours between white (shade 0) and `colour` (shade 1), elementwise.
-
-    shade : ndarray of any shape, in [0, 1]
-    Returns uint8 ndarray of shape shade.shape + (3,).
-    """
-    shade = np.clip(np.asarray(shade, dtype=np.float64), 0.0, 1.0)[..., None]
-    white = np.array(WHITE, dtype=np.float64)
-    return np.round(white + shade * (np.array(colour, dtype=np.float64) - white)).astype(np.uint8)
-
-
-def diverging_colours(values):
-    """Map values in [-1, 1] to blue (negative), white (zero) and red (positive).
-
-    values : ndarray of any shape
-    Returns uint8 ndarray of shape values.shape + (3,).
-    """
-    values = np.asarray(values)
-    return np.where(values[..., None] < 0, blend(NEGATIVE_COLOUR, -values), blend(POSITIVE_COLOUR, values))
-
-
-def grid_rows(n_items, columns=GRID_COLUMNS):
-    """Return the number of rows of a grid of n_items (at least one, for the "nothing to show" line)."""
-    return max(1, math.ceil(n_items / columns))
-
-
-def digit_picture(image, ink_dark=True):
-    """Return a 28×28 uint8 digit as an RGB picture DIGIT_SCALE times larger, dark ink on white."""
-    pixels = MAX_PIXEL_VALUE - image if ink_dark else image
-    big = np.kron(pixels, np.ones((DIGIT_SCALE, DIGIT_SCALE), dtype=np.uint8))
-    return Image.fromarray(big.astype(np.uint8), "L").convert("RGB")
-
-
-# Pictures ------------------------------------------------------------------
-
-
-def draw_learning_curves(history, best_epoch=None):
-    """Draw loss and accuracy per epoch, training vs validation, as two stacked charts.
-
-    history    : list of dicts as in the model metadata, each with "epoch" and
-                 any of "train_loss", "val_loss", "train_accuracy", "val_accuracy"
-                 (accuracies as fractions); missing or non-finite values are skipped.
-    best_epoch : int or None; marked with a dashed vertical line.
-    Returns an RGB image of size LEARNING_CURVES_SIZE.
-    """
-    canvas = Canvas(LEARNING_CURVES_SIZE)
-    width, _ = LEARNING_CURVES_SIZE
-    canvas.text((MARGIN, MARGIN), "Learning curves", TITLE_SIZE)
-
-    legend = [("training", TRAIN_COLOUR, False), ("validation", VALIDATION_COLOUR, True)]
-    x = MARGIN
-    legend_y = MARGIN + 58
-    for label, colour, square in legend:
-        canvas.line([(x, legend_y), (x + 36, legend_y)], colour, LINE_WIDTH)
-        canvas.marker((x + 18, legend_y), MARKER_RADIUS, colour, square)
-        canvas.text((x + 46, legend_y), label, LABEL_SIZE, anchor="lm")
-        x += 46 + canvas.text_width(label, LABEL_SIZE) + 32
-    if best_epoch is not None:
-        canvas.dashed_line((x + 18, legend_y - 14), (x + 18, legend_y + 14), BEST_EPOCH_COLOUR, 2)
-        canvas.text((x + 32, legend_y), f"best epoch ({best_epoch})", LABEL_SIZE, anchor="lm")
-
-    epochs = [entry.get("epoch", number) for number, entry in enumerate(history, start=1)]
-    panels = (
-        ("Loss (cross-entropy)", "loss", 1.0),
-        ("Accuracy (%)", "accuracy", 100.0),
-    )
-    for index, (title, quantity, factor) in enumerate(panels):
-        top = CURVES_HEADER + index * CURVES_PANEL_HEIGHT
-        bottom = top + CURVES_PANEL_HEIGHT - CURVES_PLOT_BOTTOM
-        box = (CURVES_LEFT, top + CURVES_PLOT_TOP, width - CURVES_RIGHT, bottom)
-        series = []
-        for prefix, colour, square in (("train", TRAIN_COLOUR, False), ("val", VALIDATION_COLOUR, True)):
-            key = f"{prefix}_{quantity}"
-            points = [
-                (float(epoch), float(entry[key]) * factor)
-                for epoch, entry in zip(epochs, history)
-                if isinstance(entry.get(key), (int, float)) and math.isfinite(entry[key])
-            ]
-            series.append((points, colour, square))
-        canvas.text((MARGIN, top + 8), title, LABEL_SIZE)
-        _draw_chart(canvas, box, series, best_epoch)
-    return canvas.finish()
-
-
-def _draw_chart(canvas, box, series, best_epoch):
-    """Draw axes, ticks, grid lines and the series [(points, colour, square marker)] inside box."""
-    left, top, right, bottom = box
-    points = [point for line, _, _ in series for point in line]
-    if not points:
-        canvas.rectangle(box, outline=AXIS)
-        canvas.text(((left + right) / 2, (top + bottom) / 2), "no training history in the model file", LABEL_SIZE,
-                    MUTED, "mm")
-        return
-    xs = [x for x, _ in points] + ([best_epoch] if best_epoch is not None else [])
-    ys = [y for _, y in points]
-    x_ticks = nice_ticks(min(xs), max(xs), integer=True)
-    y_ticks = nice_ticks(min(ys), max(ys))
-    x_low, x_high = x_ticks[0], x_ticks[-1]
-    y_low, y_high = y_ticks[0], y_ticks[-1]
-
-    def place(x, y):
-        return (
-            left + (x - x_low) / (x_high - x_low) * (right - left),
-            bottom - (y - y_low) / (y_high - y_low) * (bottom - top),
-        )
-
-    y_step = y_ticks[1] - y_ticks[0]
-    for value in y_ticks:
-        _, y = place(x_low, value)
-        canvas.line([(left, y), (right, y)], GRID_LINE, 1)
-        canvas.text((left - 10, y), format_tick(value, y_step), TICK_SIZE, anchor="rm")
-    for value in x_ticks:
-        x, _ = place(value, y_low)
-        canvas.line([(x, bottom), (x, bottom + 8)], AXIS, 2)
-        canvas.text((x, bottom + 12), str(int(value)), TICK_SIZE, anchor="mt")
-    canvas.line([(left, top), (left, bottom), (right, bottom)], AXIS, 2)
-    canvas.text(((left + right) / 2, bottom + 44), "epoch", LABEL_SIZE, anchor="mt")
-    if best_epoch is not None:
-        x, _ = place(best_epoch, y_low)
-        canvas.dashed_line((x, top), (x, bottom), BEST_EPOCH_COLOUR, 2)
-
-    n_epochs = max(len(line) for line, _, _ in series)
-    for line, colour, square in series:
-        placed = [place(x, y) for x, y in line]
-        if len(placed) > 1:
-            canvas.line(placed, colour, LINE_WIDTH)
-        if n_epochs <= MAX_EPOCHS_WITH_MARKERS or len(placed) == 1:
-            for centre in placed:
-                canvas.marker(centre, MARKER_RADIUS, colour, square)
-
-
-def draw_misclassified(images, y_true, y_pred, confidence, total_errors=None, columns=GRID_COLUMNS):
-    """Draw a grid of digits with their true label, the predicted one and its probability.
-
-    images     : ndarray of shape (n, 28, 28), uint8, ink = 255 (drawn dark on white)
-    y_true     : ndarray of shape (n,)
-    y_pred     : ndarray of shape (n,)
-    confidence : ndarray of shape (n,), probability of the predicted digit
-    total_errors : how many wrong answers there were in all (default n), for the title
-    Returns an RGB image GRID_COLUMNS cells wide, one row of cells per `columns` digits.
-    """
-    n = len(images)
-    total_errors = n if total_errors is None else total_errors
-    cell_width, cell_height = MISCLASSIFIED_CELL
-    size = (2 * MARGIN + columns * cell_width, GRID_HEADER + grid_rows(n, columns) * cell_height + MARGIN)
-    canvas = Canvas(size)
-    canvas.text((MARGIN, MARGIN), f"Misclassified test digits: {n} of {total_errors}", TITLE_SIZE)
-    key_y = MARGIN + 52
-    canvas.text((MARGIN, key_y), "true", SMALL_SIZE, MUTED, "lm")
-    key_x = MARGIN + canvas.text_width("true", SMALL_SIZE) + 8
-    draw_arrow(canvas, key_x, key_x + 28, key_y, MUTED)
-    canvas.text((key_x + 36, key_y), "predicted, probability given to the wrong answer; most confident first",
-                SMALL_SIZE, MUTED, "lm")
-    if n == 0:
-        canvas.text((size[0] / 2, GRID_HEADER + cell_height / 2), "no misclassified digits", LABEL_SIZE, MUTED, "mm")
-        return canvas.finish()
-
-    side = IMAGE_SIDE * DIGIT_SCALE
-    for index in range(n):
-        row, column = divmod(index, columns)
-        x = MARGIN + column * cell_width
-        y = GRID_HEADER + row * cell_height
-        image_x = x + (cell_width - side) // 2
-        canvas.paste(digit_picture(images[index]), (image_x, y))
-        canvas.rectangle((image_x, y, image_x + side, y + side), outline=GRID_LINE)
-        centre = x + cell_width / 2
-        label_y = y + side + 18
-        canvas.text((centre - 14, label_y), str(int(y_true[index])), LABEL_SIZE, TEXT, "rm")
-        draw_arrow(canvas, centre - 10, centre + 10, label_y, MUTED)
-        canvas.text((centre + 14, label_y), str(int(y_pred[index])), LABEL_SIZE, WRONG_LABEL_COLOUR, "lm")
-        canvas.text((centre, label_y + 26), format_percent(confidence[index]), SMALL_SIZE, MUTED, "mm")
-    return canvas.finish()
-
-
-def draw_first_layer_weights(weights, n_units=N_WEIGHT_UNITS, columns=GRID_COLUMNS):
-    """Draw the incoming weights of the first hidden units as 28×28 pictures.
-
-    weights : ndarray of shape (784, n_hidden), the first layer's weight matrix
-    Each unit is scaled to its own largest absolute weight and coloured
-    blue (negative) - white (zero) - red (positive).
-    Returns an RGB image `columns` tiles wide, one row per `columns` units.
-    """
-    n_hidden = weights.shape[1]
-    n = min(n_units, n_hidden)
-    tiles = np.asarray(weights[:, :n], dtype=np.float64).T.reshape(n, IMAGE_SIDE, IMAGE_SIDE)
-    largest = np.abs(tiles).max(axis=(1, 2), keepdims=True)
-    normalised = np.divide(tiles, largest, out=np.zeros_like(tiles), where=largest > 0)
-    coloured = diverging_colours(normalised)
-
-    cell_width, cell_height = WEIGHT_CELL
-    size = (2 * MARGIN + columns * cell_width, GRID_HEADER + grid_rows(n, columns) * cell_height + MARGIN)
-    canvas = Canvas(size)
-    canvas.text((MARGIN, MARGIN), f"First-layer weights: hidden units 1 to {n} of {n_hidden}", TITLE_SIZE)
-    key_y = MARGIN + 52
-    key_width, key_height = COLOUR_KEY_SIZE
-    gradient = diverging_colours(np.linspace(-1.0, 1.0, key_width))[None].repeat(key_height, axis=0)
-    canvas.text((MARGIN, key_y), "negative", SMALL_SIZE, MUTED, "lm")
-    key_x = MARGIN + canvas.text_width("negative", SMALL_SIZE) + 10
-    canvas.paste(Image.fromarray(gradient, "RGB"), (key_x, key_y - key_height // 2))
-    canvas.rectangle((key_x, key_y - key_height // 2, key_x + key_width, key_y + key_height - key_height // 2),
-                     outline=GRID_LINE)
-    canvas.text((key_x + key_width + 10, key_y), "positive (each unit scaled to its own largest weight)",
-                SMALL_SIZE, MUTED, "lm")
-
-    side = IMAGE_SIDE * DIGIT_SCALE
-    for index in range(n):
-        row, column = divmod(index, columns)
-        x = MARGIN + column * cell_width + (cell_width - side) // 2
-        y = GRID_HEADER + row * cell_height
-        big = coloured[index].repeat(DIGIT_SCALE, axis=0).repeat(DIGIT_SCALE, axis=1)
-        canvas.paste(Image.fromarray(big, "RGB"), (x, y))
-    return canvas.finish()
-
-
-def draw_confusion_matrix(confusion):
-    """Draw the 10×10 confusion matrix as a heat map with the counts written in, and per-digit accuracy.
-
-    confusion : ndarray of shape (10, 10), rows true, columns predicted.
-    Right answers are shaded blue by their share of the row; wrong ones
-    vermillion relative to the most frequent confusion, so that a handful of
-    errors still shows beside a thousand right answers.
-    Returns an RGB image of size CONFUSION_MATRIX_SIZE.
-    """
-    confusion = np.asarray(confusion)
-    canvas = Canvas(CONFUSION_MATRIX_SIZE)
-    canvas.text((MARGIN, MARGIN), "Confusion matrix", TITLE_SIZE)
-
-    samples = confusion.sum(axis=1)
-    right_share = per_digit_accuracy(confusion)
-    errors = confusion.astype(np.float64)
-    np.fill_diagonal(errors, 0)
-    worst = errors.max()
-    shade = errors / worst if worst else errors
-    np.fill_diagonal(shade, np.nan_to_num(right_share))
-    diagonal = np.eye(N_CLASSES, dtype=bool)[..., None]
-    colours = np.where(diagonal, blend(CORRECT_COLOUR, shade), blend(ERROR_COLOUR, shade))
-
-    grid_right = CONFUSION_LEFT + N_CLASSES * CONFUSION_CELL
-    grid_bottom = CONFUSION_TOP + N_CLASSES * CONFUSION_CELL
-    grid_centre = (CONFUSION_LEFT + grid_right) / 2
-    canvas.text((grid_centre, CONFUSION_TOP - 62), "predicted digit", LABEL_SIZE, anchor="mm")
-    canvas.vertical_text((MARGIN + 12, (CONFUSION_TOP + grid_bottom) / 2), "true digit", LABEL_SIZE)
-    canvas.text((grid_right + CONFUSION_RIGHT / 2, CONFUSION_TOP - 24), "accuracy", SMALL_SIZE, MUTED, "mm")
-    for digit in range(N_CLASSES):
-        offset = digit * CONFUSION_CELL + CONFUSION_CELL / 2
-        canvas.text((CONFUSION_LEFT + offset, CONFUSION_TOP - 24), str(digit), LABEL_SIZE, anchor="mm")
-        canvas.text((CONFUSION_LEFT - 16, CONFUSION_TOP + offset), str(digit), LABEL_SIZE, anchor="rm")
-        share = right_share[digit]
-        canvas.text((grid_right + CONFUSION_RIGHT / 2, CONFUSION_TOP + offset),
-                    "-" if math.isnan(share) else f"{share:.1%}", SMALL_SIZE, anchor="mm")
-
-    for true in range(N_CLASSES):
-        for predicted in range(N_CLASSES):
-            x = CONFUSION_LEFT + predicted * CONFUSION_CELL
-            y = CONFUSION_TOP + true * CONFUSION_CELL
-            fill = tuple(int(channel) for channel in colours[true, predicted])
-            canvas.rectangle((x, y, x + CONFUSION_CELL, y + CONFUSION_CELL), fill=fill, outline=WHITE)
-            count = int(confusion[true, predicted])
-            ink = WHITE if shade[true, predicted] > DARK_CELL else (TEXT if count else GRID_LINE)
-            canvas.text((x + CONFUSION_CELL / 2, y + CONFUSION_CELL / 2), str(count), SMALL_SIZE, ink, "mm")
-    canvas.text((MARGIN, grid_bottom + 18),
-                f"{int(samples.sum())} test digits; rows: true digit, columns: predicted digit",
-                SMALL_SIZE, MUTED)
-    return canvas.finish()
-
-
-# The report ------------------------------------------------------------------
 
 
 def build_report(network, labels, scores, shown_errors, evaluated_at, n_available=None):
@@ -657,7 +59,7 @@ def build_report(network, labels, scores, shown_errors, evaluated_at, n_availabl
     samples = confusion.sum(axis=1)
     n_samples = int(samples.sum())
     per_digit = per_digit_accuracy(confusion)
-    confidence = scores.probabilities[np.arange(len(labels)), scores.predicted]
+    confidence = scores.confidence
     return {
         "format": REPORT_FORMAT,
         "report_version": REPORT_VERSION,
@@ -665,7 +67,7 @@ def build_report(network, labels, scores, shown_errors, evaluated_at, n_availabl
         "model": {
             "version": network.version,
             "layer_sizes": list(network.layer_sizes),
-            "parameter_count": int(sum(W.size + b.size for W, b in zip(network.weights, network.biases))),
+            "parameter_count": network.parameter_count,
         },
         "training": {
             "command": metadata.get("command"),
@@ -712,12 +114,7 @@ def build_report(network, labels, scores, shown_errors, evaluated_at, n_availabl
             }
             for index in shown_errors
         ],
-        "images": {
-            "learning_curves": LEARNING_CURVES_PNG,
-            "misclassified": MISCLASSIFIED_PNG,
-            "first_layer_weights": FIRST_LAYER_WEIGHTS_PNG,
-            "confusion_matrix": CONFUSION_MATRIX_PNG,
-        },
+        "images": dict(REPORT_PICTURES),
     }
 
 
@@ -735,20 +132,15 @@ def format_summary(report):
         lines.append(f"Accuracy: no samples scored ({scope})")
     else:
         lines.append(
-            f"Accuracy: {report['accuracy']:.2%} on {test_set['samples']} digits of the {scope} "
+            f"Accuracy: {percent(report['accuracy'])} on {test_set['samples']} digits of the {scope} "
             f"({report['errors']} errors)"
         )
     recorded = training["test_accuracy"]
     if isinstance(recorded, (int, float)) and test_set["complete"] and report["accuracy"] is not None:
         agreement = "matches" if abs(recorded - report["accuracy"]) < 0.5 / test_set["samples"] else "DIFFERS FROM"
-        lines.append(f"Test accuracy recorded at training: {recorded:.2%} ({agreement} this evaluation)")
-    lines.append(
-        "Per digit: "
-        + "  ".join(
-            f"{entry['digit']}: " + ("-" if entry["accuracy"] is None else f"{entry['accuracy']:.1%}")
-            for entry in report["per_digit"]
-        )
-    )
+        lines.append(f"Test accuracy recorded at training: {percent(recorded)} ({agreement} this evaluation)")
+    per_digit = "  ".join(f"{entry['digit']}: {percent(entry['accuracy'], 1)}" for entry in report["per_digit"])
+    lines.append(f"Per digit: {per_digit}")
     confusions = ", ".join(
         f"{entry['true']}->{entry['predicted']} ({entry['count']})" for entry in report["top_confusions"]
     )
@@ -775,20 +167,6 @@ def to_json(value, indent=0):
     return brackets[0] + "\n" + ",\n".join(items) + "\n" + " " * indent + brackets[1]
 
 
-def write_atomically(path, data):
-    """Write bytes to path through a temporary file, so a reader never sees half a file."""
-    path = Path(path)
-    descriptor, temp_name = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as temp_file:
-            temp_file.write(data)
-        os.chmod(temp_name, REPORT_FILE_MODE)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
 def png_bytes(image):
     """Return an image encoded as PNG."""
     buffer = io.BytesIO()
@@ -802,12 +180,12 @@ def write_report(network, images, labels, report_dir, evaluated_at=None, n_avail
     images : ndarray of shape (n_samples, 28, 28), uint8, ink = 255
     labels : ndarray of shape (n_samples,)
     """
-    evaluated_at = evaluated_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    evaluated_at = evaluated_at or utc_timestamp()
     scores = score(network, images, labels)
     errors = most_confident_errors(scores.probabilities, labels)
     report = build_report(network, labels, scores, errors, evaluated_at, n_available)
 
-    confidence = scores.probabilities[errors, scores.predicted[errors]]
+    confidence = scores.confidence[errors]
     pictures = {
         LEARNING_CURVES_PNG: draw_learning_curves(network.metadata.get("history") or [],
                                                   network.metadata.get("best_epoch")),

@@ -19,11 +19,7 @@ import zlib
 
 from PIL import Image, ImageDraw
 
-CANVAS_HEIGHT = 280
-"""Height of the page's drawing surface in drawing units (CSS pixels at scale 1)."""
-
-PEN_WIDTH = 18
-"""Pen width of the page and of the UNIPEN recipe, in drawing units."""
+from model import CANVAS_HEIGHT, PEN_WIDTH
 
 SUPERSAMPLING = 4
 """Drawing at 4× and shrinking gives edges anti-aliased like a browser's."""

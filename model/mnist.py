@@ -10,8 +10,6 @@ when the network allows it.
 
 import gzip
 import hashlib
-import os
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -21,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from model import IMAGE_SIDE, N_PIXELS
+from model.files import write_atomically
 
 TRAIN_IMAGES = "train-images-idx3-ubyte"
 TRAIN_LABELS = "train-labels-idx1-ubyte"
@@ -171,10 +170,7 @@ def download(name, data_dir, mirrors=MIRRORS, timeout=DOWNLOAD_TIMEOUT_S):
             failures.append(f"{url}: {error}")
             continue
         Path(data_dir).mkdir(parents=True, exist_ok=True)
-        descriptor, temp_name = tempfile.mkstemp(prefix=target.name, suffix=".part", dir=data_dir)
-        with os.fdopen(descriptor, "wb") as temp_file:
-            temp_file.write(raw)
-        os.replace(temp_name, target)
+        write_atomically(target, raw)
         return target
     raise MnistError(f"could not download {name}.gz: " + "; ".join(failures))
 
@@ -214,6 +210,22 @@ def load_mnist(data_dir, mirrors=MIRRORS, timeout=DOWNLOAD_TIMEOUT_S):
     for name, ndim in ((TRAIN_IMAGES, 3), (TRAIN_LABELS, 1), (TEST_IMAGES, 3), (TEST_LABELS, 1)):
         arrays[name] = read_idx(paths[name], ndim, SHA256[name])
     return Mnist(arrays[TRAIN_IMAGES], arrays[TRAIN_LABELS], arrays[TEST_IMAGES], arrays[TEST_LABELS])
+
+
+def load_test_set(data_dir):
+    """Return (images, labels) of the MNIST test set in data_dir, checksums verified.
+
+    Only the two test files are read; if one is missing, all four are
+    fetched the way training fetches them (or the error says where to put them).
+    """
+    paths = {name: find_file(data_dir, name) for name in (TEST_IMAGES, TEST_LABELS)}
+    if None in paths.values():
+        paths = locate_files(data_dir)
+    images = read_idx(paths[TEST_IMAGES], 3, SHA256[TEST_IMAGES])
+    labels = read_idx(paths[TEST_LABELS], 1, SHA256[TEST_LABELS])
+    if len(images) != len(labels):
+        raise MnistError(f"{data_dir}: {len(images)} test images but {len(labels)} test labels")
+    return images, labels
 
 
 def to_features(images):

@@ -9,38 +9,21 @@ training metadata, so a model file rebuilds its network without pickle.
 """
 
 import hashlib
-import json
-import os
-import tempfile
-import zipfile
-import zlib
-from pathlib import Path
 
 import numpy as np
 from scipy.special import expit
 
-from model import N_CLASSES, N_PIXELS
+from model import DTYPE, N_CLASSES, N_PIXELS, Prediction
+from model.modelfile import ModelFileError, read_model_file, write_model_file
+from model.rejection import PREFIX as NOT_DIGIT_PREFIX
+from model.rejection import NotDigitHead, RejectionArraysError
 
-FORMAT_VERSION = 1
-"""Version of the ``.npz`` layout that `Network.save` writes and `load` reads."""
+KIND = "mlp"
+"""The `kind` recorded in the model files of this network."""
 
-DTYPE = np.float32
-"""Floating type of the weights and of all the arithmetic."""
-
-MODEL_FILE_MODE = 0o644
-"""Permissions of a saved model file (a temporary file starts private)."""
 
 VERSION_HASH_LENGTH = 8
 """Hex digits of the weights' SHA-256 kept in `Network.version`."""
-
-
-class ModelFileError(Exception):
-    """A model file is missing or malformed; the message names the path and the problem."""
-
-    def __init__(self, path, problem):
-        super().__init__(f"{path}: {problem}")
-        self.path = path
-        self.problem = problem
 
 
 def softmax(Z):
@@ -53,10 +36,10 @@ def softmax(Z):
     return E
 
 
-def cross_entropy(P, y):
-    """Return the mean cross-entropy of probabilities P for integer labels y.
+def cross_entropies(P, y):
+    """Return the cross-entropy of each sample, shape (n_samples,).
 
-    P : ndarray of shape (n_samples, n_classes)
+    P : ndarray of shape (n_samples, n_classes), probabilities
     y : ndarray of shape (n_samples,), integers in [0, n_classes)
 
     The log is clipped at the dtype's machine epsilon so that a confident
@@ -64,7 +47,12 @@ def cross_entropy(P, y):
     """
     eps = np.finfo(P.dtype).eps
     picked = P[np.arange(len(y)), y]
-    return float(-np.log(np.clip(picked, eps, 1.0)).mean())
+    return -np.log(np.clip(picked, eps, 1.0))
+
+
+def cross_entropy(P, y):
+    """Return the mean cross-entropy of probabilities P (n_samples, n_classes) for integer labels y (n_samples,)."""
+    return float(cross_entropies(P, y).mean())
 
 
 class Network:
@@ -74,9 +62,12 @@ class Network:
     weights     : list of ndarray, weights[i] of shape (layer_sizes[i], layer_sizes[i + 1])
     biases      : list of ndarray, biases[i] of shape (layer_sizes[i + 1],)
     metadata    : dict, JSON-serialisable training metadata
+    not_digit   : NotDigitHead or None, which reads the hidden activations
+                  to say when a drawing is not a digit; without one, every
+                  drawing counts as a digit
     """
 
-    def __init__(self, weights, biases, metadata=None):
+    def __init__(self, weights, biases, metadata=None, not_digit=None):
         if len(weights) != len(biases) or not weights:
             raise ValueError(
                 f"need one bias per weight matrix and at least one layer, "
@@ -85,6 +76,8 @@ class Network:
         self.weights = list(weights)
         self.biases = list(biases)
         self.metadata = dict(metadata or {})
+        self.not_digit = not_digit
+        self._frozen_version = None
 
     @classmethod
     def initialise(cls, layer_sizes, rng, dtype=DTYPE):
@@ -116,13 +109,52 @@ class Network:
 
     @property
     def version(self):
-        """Return a short stable id: the layer sizes and a hash of the weight bytes."""
+        """Return a short stable id: the layer sizes and a hash of the weight bytes.
+
+        A loaded network is frozen (its arrays are read-only) and hashed once
+        by `load`; a network in training is hashed anew each time.
+        """
+        if self._frozen_version is not None:
+            return self._frozen_version
         digest = hashlib.sha256()
         for W, b in zip(self.weights, self.biases):
             digest.update(np.ascontiguousarray(W).tobytes())
             digest.update(np.ascontiguousarray(b).tobytes())
+        if self.not_digit is not None:
+            for name, array in sorted(self.not_digit.to_arrays().items()):
+                digest.update(name.encode("utf-8"))
+                digest.update(np.ascontiguousarray(array).tobytes())
         sizes = "-".join(str(size) for size in self.layer_sizes)
-        return f"mlp-{sizes}-{digest.hexdigest()[:VERSION_HASH_LENGTH]}"
+        return f"{KIND}-{sizes}-{digest.hexdigest()[:VERSION_HASH_LENGTH]}"
+
+    def freeze(self):
+        """Make the weights read-only and hash them once, for serving; return self."""
+        head = [] if self.not_digit is None else self.not_digit.weights + self.not_digit.biases
+        for array in self.weights + self.biases + head:
+            array.flags.writeable = False
+        self._frozen_version = None
+        self._frozen_version = self.version
+        return self
+
+    def describe(self):
+        """Return what a person reading about this model wants to know, as plain data."""
+        sizes = list(self.layer_sizes)
+        return {
+            "kind": KIND,
+            "version": self.version,
+            "architecture": " → ".join(str(size) for size in sizes),
+            "layer_sizes": sizes,
+            "hidden": sizes[1:-1],
+            "parameter_count": self.parameter_count,
+            "dtype": str(self.dtype),
+            "metadata": self.metadata,
+            "not_digit": None if self.not_digit is None else self.not_digit.describe(),
+        }
+
+    @property
+    def parameter_count(self):
+        """Number of weights and biases."""
+        return sum(W.size + b.size for W, b in zip(self.weights, self.biases))
 
     def forward(self, X):
         """Return the activations of every layer, input first.
@@ -139,127 +171,105 @@ class Network:
             activations.append(softmax(Z) if i == last else expit(Z, out=Z))
         return activations
 
-    def predict_proba(self, X):
+    def predict_proba(self, images):
         """Return class probabilities, shape (n_samples, 10), float32, rows summing to 1.
 
-        X : ndarray of shape (n_samples, 784), float32 in [0, 1], ink = 1.
+        images : ndarray of shape (n_samples, 28, 28) or (n_samples, 784),
+                 float32 in [0, 1], ink = 1.
         """
-        X = np.asarray(X, dtype=self.dtype)
+        return self.forward(self._rows(images))[-1].astype(np.float32, copy=False)
+
+    def recognise(self, images):
+        """Return the Prediction for a batch of digit fields: probabilities and is_digit.
+
+        images : ndarray of shape (n_samples, 28, 28) or (n_samples, 784)
+        One forward pass serves both: the not-a-digit head reads the hidden
+        activations the probabilities were computed from.
+        """
+        activations = self.forward(self._rows(images))
+        probabilities = activations[-1].astype(np.float32, copy=False)
+        if self.not_digit is None:
+            return Prediction(probabilities, np.ones(len(probabilities), dtype=bool))
+        return Prediction(probabilities, self.not_digit.is_digit(activations))
+
+    def _rows(self, images):
+        """Return images as rows of the input layer, shape (n_samples, 784), in the network's dtype."""
+        X = np.asarray(images, dtype=self.dtype)
+        X = X.reshape(len(X), -1) if X.ndim == 3 else X
         if X.ndim != 2 or X.shape[1] != self.layer_sizes[0]:
-            raise ValueError(f"X must have shape (n_samples, {self.layer_sizes[0]}), got {X.shape}")
-        return self.forward(X)[-1].astype(np.float32, copy=False)
+            raise ValueError(
+                f"images must have shape (n_samples, 28, 28) or (n_samples, {self.layer_sizes[0]}), "
+                f"got {np.shape(images)}"
+            )
+        return X
+
+    def with_not_digit(self, head):
+        """Return this network with `head` as its not-a-digit head (the weights are shared)."""
+        return Network(self.weights, self.biases, self.metadata, head)
 
     def predict(self, X):
         """Return the most probable class of each row of X, shape (n_samples,)."""
         return self.predict_proba(X).argmax(axis=1)
 
-    def loss_and_gradients(self, X, y, l2=0.0):
-        """Return the minibatch loss and its gradients with respect to every parameter.
+    def backward(self, activations, y):
+        """Return the gradients of the minibatch's mean cross-entropy with respect to every parameter.
 
-        X  : ndarray of shape (n_samples, layer_sizes[0])
-        y  : ndarray of shape (n_samples,), integer class labels
-        l2 : L2 penalty; the loss gains 0.5 * l2 * (sum of squared weights),
-             biases are not penalised.
-        Returns (loss, weight_gradients, bias_gradients), the gradient lists
-        shaped like `weights` and `biases`.
+        activations : what `forward` returned for the minibatch; its last
+                      entry, the probabilities, also gives the loss and the
+                      right answers, so the trainer needs no second pass
+        y           : ndarray of shape (n_samples,), integer class labels
+        Returns (weight_gradients, bias_gradients), lists shaped like
+        `weights` and `biases`.
 
         Softmax with cross-entropy has the simple output delta P - Y; each
         hidden layer multiplies the back-propagated delta by expit's
         derivative, computed from the unit's output as a * (1 - a).
         """
-        activations = self.forward(X)
         n_samples = len(y)
-        probabilities = activations[-1]
-        loss = cross_entropy(probabilities, y)
-        if l2:
-            loss += 0.5 * l2 * sum(float(np.vdot(W, W)) for W in self.weights)
-
-        delta = probabilities.copy()
+        delta = activations[-1].copy()
         delta[np.arange(n_samples), y] -= 1
         delta /= n_samples
         weight_gradients = [None] * len(self.weights)
         bias_gradients = [None] * len(self.biases)
         for i in range(len(self.weights) - 1, -1, -1):
             weight_gradients[i] = activations[i].T @ delta
-            if l2:
-                weight_gradients[i] += self.dtype.type(l2) * self.weights[i]
             bias_gradients[i] = delta.sum(axis=0)
             if i > 0:
                 a = activations[i]
                 delta = (delta @ self.weights[i].T) * a * (1 - a)
-        return loss, weight_gradients, bias_gradients
-
-    def copy(self):
-        """Return an independent copy of the network (weights and metadata)."""
-        return Network(
-            [W.copy() for W in self.weights],
-            [b.copy() for b in self.biases],
-            json.loads(json.dumps(self.metadata)),
-        )
+        return weight_gradients, bias_gradients
 
     def is_finite(self):
         """Return True if no weight or bias is NaN or infinite."""
         return all(np.isfinite(p).all() for p in self.weights + self.biases)
 
-    def save(self, path):
-        """Write the network to a ``.npz`` file atomically.
-
-        The arrays go to a temporary file in the destination folder, which
-        then replaces the destination in one step: a reader never sees a
-        half-written model.
-        """
-        path = Path(path)
-        arrays = {
-            "format_version": np.array(FORMAT_VERSION),
-            "layer_sizes": np.array(self.layer_sizes, dtype=np.int64),
-            "metadata": np.array(json.dumps(self.metadata, sort_keys=True)),
-        }
+    def to_arrays(self):
+        """Return the arrays of the model file: the layer sizes and each layer's W and b."""
+        arrays = {"layer_sizes": np.array(self.layer_sizes, dtype=np.int64)}
         for i, (W, b) in enumerate(zip(self.weights, self.biases)):
             arrays[f"W{i}"] = W
             arrays[f"b{i}"] = b
-        descriptor, temp_name = tempfile.mkstemp(prefix=path.name, suffix=".tmp.npz", dir=path.parent)
-        try:
-            with os.fdopen(descriptor, "wb") as temp_file:
-                np.savez_compressed(temp_file, **arrays)
-            os.chmod(temp_name, MODEL_FILE_MODE)
-            os.replace(temp_name, path)
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
+        if self.not_digit is not None:
+            arrays.update(self.not_digit.to_arrays())
+        return arrays
+
+    def save(self, path):
+        """Write the network to a model file (atomically: see `write_model_file`)."""
+        write_model_file(path, KIND, self.to_arrays(), self.metadata)
 
     @classmethod
     def load(cls, path):
         """Read a network saved by `save`, checking every array; raise ModelFileError if malformed."""
-        path = Path(path)
-        if not path.is_file():
-            raise ModelFileError(path, "file not found")
-        # Open the file here: np.load leaks its own handle when the zip is damaged.
-        try:
-            with open(path, "rb") as file:
-                archive = np.load(file, allow_pickle=False)
-                if not isinstance(archive, np.lib.npyio.NpzFile):
-                    raise ModelFileError(path, "not a .npz archive (it holds a single array)")
-                with archive:
-                    arrays = {key: archive[key] for key in archive.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-            raise ModelFileError(path, f"not a readable .npz file ({error})") from error
-        return cls._from_arrays(path, arrays)
+        kind, arrays, metadata = read_model_file(path)
+        if kind != KIND:
+            raise ModelFileError(path, f"holds a {kind!r} model, not an {KIND!r}")
+        return cls.from_arrays(path, arrays, metadata)
 
     @classmethod
-    def _from_arrays(cls, path, arrays):
-        """Build a network from the arrays of a model file, validating each one."""
-        for key in ("format_version", "layer_sizes", "metadata"):
-            if key not in arrays:
-                raise ModelFileError(path, f"missing array {key!r}")
-
-        format_version = arrays["format_version"]
-        if format_version.shape != () or format_version.dtype.kind not in "iu":
-            raise ModelFileError(path, "format_version must be a single integer")
-        if int(format_version) != FORMAT_VERSION:
-            raise ModelFileError(
-                path, f"unsupported format_version {int(format_version)} (this code reads {FORMAT_VERSION})"
-            )
-
+    def from_arrays(cls, path, arrays, metadata):
+        """Build a frozen network from a model file's arrays, validating each one."""
+        if "layer_sizes" not in arrays:
+            raise ModelFileError(path, "missing array 'layer_sizes'")
         sizes = arrays["layer_sizes"]
         if sizes.ndim != 1 or sizes.dtype.kind not in "iu" or len(sizes) < 2 or sizes.min() < 1:
             raise ModelFileError(path, f"layer_sizes must be at least two positive integers, got {sizes.tolist()}")
@@ -286,14 +296,10 @@ class Network:
                 layer.append(array)
         if len({array.dtype for array in weights + biases}) != 1:
             raise ModelFileError(path, "weights and biases must all have the same dtype")
-
-        metadata = arrays["metadata"]
-        if metadata.shape != () or metadata.dtype.kind != "U":
-            raise ModelFileError(path, "metadata must be a single JSON string")
-        try:
-            metadata = json.loads(str(metadata))
-        except json.JSONDecodeError as error:
-            raise ModelFileError(path, f"metadata is not valid JSON ({error})") from error
-        if not isinstance(metadata, dict):
-            raise ModelFileError(path, "metadata must be a JSON object")
-        return cls(weights, biases, metadata)
+        not_digit = None
+        if any(key.startswith(NOT_DIGIT_PREFIX) for key in arrays):
+            try:
+                not_digit = NotDigitHead.from_arrays(arrays, sizes)
+            except RejectionArraysError as error:
+                raise ModelFileError(path, f"not-a-digit head: {error}") from None
+        return cls(weights, biases, metadata, not_digit).freeze()

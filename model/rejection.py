@@ -18,21 +18,17 @@ in the digit network's own model file beside ``W0``, ``b0``, ...
 """
 
 import json
-import zipfile
-import zlib
-from pathlib import Path
 
 import numpy as np
 from scipy.special import expit
+
+from model import DTYPE
 
 FORMAT_VERSION = 1
 """Version of the array layout that `to_arrays` writes and `from_arrays` reads."""
 
 PREFIX = "not_digit_"
 """Prefix of every array name, so that the head can share a file with the network."""
-
-DTYPE = np.float32
-"""Floating type of the weights and of all the arithmetic."""
 
 FORMAT_KEY = PREFIX + "format_version"
 LAYERS_KEY = PREFIX + "input_layers"
@@ -300,29 +296,3 @@ class NotDigitHead:
             biases.append(b)
             i += 1
         return weights, biases
-
-    def save(self, path):
-        """Write the head's arrays to a compressed ``.npz`` file (no pickle)."""
-        np.savez_compressed(Path(path), **self.to_arrays())
-
-    @classmethod
-    def load(cls, path, network_layer_sizes=None):
-        """Read a head saved by `save` (or the arrays inside a model file); raise RejectionArraysError."""
-        path = Path(path)
-        if not path.is_file():
-            raise RejectionArraysError(f"{path}: file not found")
-        try:
-            with open(path, "rb") as file:
-                archive = np.load(file, allow_pickle=False)
-                if not isinstance(archive, np.lib.npyio.NpzFile):
-                    raise RejectionArraysError(f"{path}: not a .npz archive (it holds a single array)")
-                with archive:
-                    arrays = {key: archive[key] for key in archive.files if key.startswith(PREFIX)}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-            if isinstance(error, RejectionArraysError):
-                raise
-            raise RejectionArraysError(f"{path}: not a readable .npz file ({error})") from None
-        try:
-            return cls.from_arrays(arrays, network_layer_sizes)
-        except RejectionArraysError as error:
-            raise RejectionArraysError(f"{path}: {error}") from None

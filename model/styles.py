@@ -2,16 +2,15 @@
 
 MNIST's writers were American: their 1 is a bare stroke and their 0 an
 empty oval, and their 9 has a straight stem. Many people write a 1 with a
-flag (a stroke down to the left from the top), a base or a foot that
-turns right, a 0
-with a slash through it, and a 9 whose stem ends in a hook to the left. A
-network that never saw these reads a flagged 1 as a 7, a 1 with a base as a
-2, one with a foot as a 6, a slashed 0 as an 8 or a 9 and a hooked 9 as a 3, confidently; on the
-development drawings these were the largest groups of errors. So, for a
-random share of the 1s, 0s and 9s of every minibatch, straight strokes are
-drawn onto the digit where
-a writer would put them, as thick as the digit's own stroke, and the digit
-is moved to keep its centre of mass at the centre, as MNIST's framing does.
+flag (a stroke down to the left from the top), a base or a foot that turns
+right, a 0 with a slash through it, and a 9 whose stem ends in a hook to
+the left. A network that never saw these reads a flagged 1 as a 7, a 1 with
+a base as a 2, one with a foot as a 6, a slashed 0 as an 8 or a 9 and a
+hooked 9 as a 3, confidently; on the development drawings these were the
+largest groups of errors. So, for a random share of the 1s, 0s and 9s of
+every minibatch, straight strokes are drawn onto the digit where a writer
+would put them, as thick as the digit's own stroke, and the digit is moved
+to keep its centre of mass at the centre, as MNIST's framing does.
 
 Everything is vectorised over the selected images; all randomness comes
 from the `np.random.Generator` passed in.
@@ -21,10 +20,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from model import IMAGE_SIDE
-from model.augment import resample
+from model import DTYPE, IMAGE_SIDE
+from model.augment import GRID_CENTRE, resample
+from model.preprocess import MNIST_CENTRE
 
-DTYPE = np.float32
 
 INK_LEVEL = 0.3
 """A pixel at least this dark counts when finding a digit's extent."""
@@ -34,9 +33,6 @@ THINNEST_STROKE, THICKEST_STROKE = 1.5, 4.0
 
 LEFT, RIGHT = -1, 1
 """Signs of a horizontal direction in column coordinates."""
-
-MASS_CENTRE = IMAGE_SIDE // 2
-"""Pixel index where MNIST puts a digit's centre of mass (see model.preprocess.centre_by_mass)."""
 
 
 @dataclass(frozen=True)
@@ -132,8 +128,8 @@ def centre_of_mass(images):
 
 
 def centre_of_mass_shift(images):
-    """Return the whole-pixel (rows, columns) shift, shape (2, n), that puts each image's centre of mass at MNIST's centre."""
-    return np.rint(MASS_CENTRE - centre_of_mass(images).T).astype(np.intp)
+    """Return the whole-pixel (rows, columns) shift, shape (2, n), that puts each centre of mass at MNIST_CENTRE."""
+    return np.rint(MNIST_CENTRE - centre_of_mass(images).T).astype(np.intp)
 
 
 def shift_images(images, shift):
@@ -155,7 +151,7 @@ def shift_images(images, shift):
 
 
 class Styler:
-    """Draw flags and bases on some 1s, slashes through some 0s and hooks on some 9s.
+    """Draw flags, bases and feet on some 1s, slashes through some 0s and hooks on some 9s.
 
     params : StyleParams
     """
@@ -170,7 +166,7 @@ class Styler:
         return {name: list(value) if isinstance(value, tuple) else value for name, value in asdict(self.params).items()}
 
     def __call__(self, images, labels, rng):
-        """Return copies of `images` with styles drawn on a random share of the 1s and 0s.
+        """Return copies of `images` with styles drawn on a random share of the 1s, 0s and 9s.
 
         images : ndarray of shape (n, 28, 28), float32 in [0, 1], ink = 1
         labels : ndarray of shape (n,), the digits
@@ -255,8 +251,8 @@ class Styler:
         reach = rng.uniform(*params.slash_reach, n)
         shrink = np.maximum(reach, 1).astype(DTYPE)
         centre = centre_of_mass(zeros)
-        offset = centre - DTYPE((IMAGE_SIDE - 1) / 2)
-        grid = np.arange(IMAGE_SIDE, dtype=DTYPE) - DTYPE((IMAGE_SIDE - 1) / 2)
+        offset = centre - DTYPE(GRID_CENTRE)
+        grid = np.arange(IMAGE_SIDE, dtype=DTYPE) - DTYPE(GRID_CENTRE)
         rows = offset[:, 0, None, None] + (grid[None, :, None] - offset[:, 0, None, None]) * shrink[:, None, None]
         cols = offset[:, 1, None, None] + (grid[None, None, :] - offset[:, 1, None, None]) * shrink[:, None, None]
         zeros = resample(zeros, np.broadcast_to(rows, zeros.shape), np.broadcast_to(cols, zeros.shape))

@@ -17,7 +17,6 @@ import shlex
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -26,9 +25,13 @@ import scipy
 
 from model import IMAGE_SIDE, N_CLASSES, N_PIXELS
 from model.augment import KINDS, Augmenter, AugmentParams, parse_kinds
+from model.formatting import duration, utc_timestamp
 from model.mnist import SHA256, MnistError, load_mnist, to_features
-from model.network import DTYPE, Network
+from model.metrics import loss_and_accuracy
+from model.network import DTYPE, Network, cross_entropy
+from model.optimizers import DEFAULT_MOMENTUM, LR_SCHEDULES, OPTIMIZERS, learning_rate_at, make_optimizer
 from model.preprocess import PREPROCESSING_VERSION
+from model.progress import ProgressBar
 from model.styles import Styler
 
 MODEL_FORMAT = "digit-recogniser model"
@@ -75,38 +78,16 @@ random initial values would weigh any ink a user draws there.
 
 DEFAULT_PRESET = "quick"
 
-OPTIMIZERS = ("adam", "momentum")
-LR_SCHEDULES = ("cosine", "step", "constant")
+PRESET_FLAGS = (*PRESETS[DEFAULT_PRESET], "momentum", "validation_size", "limit")
+"""Flags that are None unless given, so that the preset (or the config's default) fills them."""
 
 VALIDATION_FRACTION = 1 / 12
 """Share of the training set held out for validation unless --validation-size
 is given: 5,000 of MNIST's 60,000."""
 
-STEP_DECAY_POINTS = (0.5, 0.75)
-"""Fractions of training after which the step schedule divides the rate."""
-
-STEP_DECAY_FACTOR = 0.1
-"""What the step schedule multiplies the rate by at each of those points."""
-
 AUGMENT_BLOCK = 4096
 """Training samples distorted together, so that augmentation works on large
 vectorised chunks while the minibatches stay small."""
-
-EVALUATION_BATCH = 2000
-"""Samples per forward pass when scoring, to bound memory."""
-
-ADAM_BETA1 = 0.9
-ADAM_BETA2 = 0.999
-ADAM_EPSILON = 1e-8
-
-TINY = np.finfo(DTYPE).tiny
-"""The smallest normal float32. Optimiser state below it is flushed: see Adam."""
-
-PROGRESS_INTERVAL_TTY_S = 0.2
-PROGRESS_INTERVAL_LOG_S = 10.0
-"""How often the progress bar redraws on a terminal, and in a log file."""
-
-PROGRESS_BAR_WIDTH = 24
 
 EXIT_INTERRUPTED = 130
 """Exit status after Ctrl-C, as a shell reports it (the model is still saved)."""
@@ -124,7 +105,8 @@ class TrainingConfig:
     validation_size : training samples held out; None for VALIDATION_FRACTION
     limit           : train on the first `limit` training samples only (None: all)
     augment         : kinds of augmentation, a subset of model.augment.KINDS
-    styles          : draw flags on 1s and slashes through 0s (model.styles)
+    styles          : draw the writing styles MNIST lacks: flags, bases and feet on 1s,
+                      slashes through 0s, hooks on 9s (model.styles)
     """
 
     hidden: tuple = PRESETS[DEFAULT_PRESET]["hidden"]
@@ -132,7 +114,7 @@ class TrainingConfig:
     batch_size: int = PRESETS[DEFAULT_PRESET]["batch_size"]
     optimizer: str = PRESETS[DEFAULT_PRESET]["optimizer"]
     learning_rate: float = PRESETS[DEFAULT_PRESET]["learning_rate"]
-    momentum: float = 0.9
+    momentum: float = DEFAULT_MOMENTUM
     lr_schedule: str = PRESETS[DEFAULT_PRESET]["lr_schedule"]
     l2: float = PRESETS[DEFAULT_PRESET]["l2"]
     augment: tuple = PRESETS[DEFAULT_PRESET]["augment"]
@@ -145,11 +127,8 @@ class TrainingConfig:
 
     def __post_init__(self):
         checks = [
-            (
-                all(isinstance(size, int) and size >= 1 for size in self.hidden) and len(self.hidden) >= 1,
-                "hidden",
-                "one or more positive layer sizes",
-            ),
+            (len(self.hidden) >= 1 and all(isinstance(size, int) and size >= 1 for size in self.hidden),
+             "hidden", "one or more positive layer sizes"),
             (self.epochs >= 1, "epochs", "at least 1"),
             (self.batch_size >= 1, "batch_size", "at least 1"),
             (self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}"),
@@ -178,122 +157,6 @@ class TrainingResult(NamedTuple):
     interrupted: bool
 
 
-class Adam:
-    """Adam (Kingma and Ba, 2015) updating float32 arrays in place.
-
-    Float32 moment estimates have a trap: where the gradient stays zero (an
-    input pixel that no training image inks, say), the estimates decay
-    geometrically into subnormal numbers and then stick at the smallest one,
-    since rounding 0.999 * 2**-149 gives 2**-149 back. Arithmetic on
-    subnormals is many times slower on x86, and every later step pays for
-    it. So the second moment is floored at the smallest normal number (far
-    below epsilon squared, so no update changes) and first moments smaller
-    than that are flushed to zero.
-    """
-
-    def __init__(self, parameters, beta1=ADAM_BETA1, beta2=ADAM_BETA2, epsilon=ADAM_EPSILON):
-        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
-        self.first_moments = [np.zeros_like(p) for p in parameters]
-        self.second_moments = [np.zeros_like(p) for p in parameters]
-        self._scratch = [np.empty_like(p) for p in parameters]
-        self._small = [np.empty(p.shape, dtype=bool) for p in parameters]
-        self.steps = 0
-
-    def step(self, parameters, gradients, learning_rate):
-        """Move each parameter against its gradient; the gradients are overwritten."""
-        self.steps += 1
-        # Bias correction folded into the rate and epsilon, as in Kingma and Ba's section 2.
-        correction = math.sqrt(1 - self.beta2**self.steps)
-        rate = DTYPE(learning_rate * correction / (1 - self.beta1**self.steps))
-        epsilon = DTYPE(self.epsilon * correction)
-        for p, g, m, v, scratch, small in zip(
-            parameters, gradients, self.first_moments, self.second_moments, self._scratch, self._small
-        ):
-            m *= DTYPE(self.beta1)
-            np.multiply(g, DTYPE(1 - self.beta1), out=scratch)
-            m += scratch
-            np.abs(m, out=scratch)
-            np.less(scratch, TINY, out=small)
-            np.copyto(m, 0, where=small)
-            g *= g
-            g *= DTYPE(1 - self.beta2)
-            v *= DTYPE(self.beta2)
-            v += g
-            np.maximum(v, TINY, out=v)
-            np.sqrt(v, out=scratch)
-            scratch += epsilon
-            np.divide(m, scratch, out=scratch)
-            scratch *= rate
-            p -= scratch
-
-
-class MomentumSGD:
-    """Stochastic gradient descent with classical momentum, float32, in place.
-
-    The velocity decays like Adam's moments where gradients vanish, so its
-    subnormal values are flushed to zero too (see Adam).
-    """
-
-    def __init__(self, parameters, momentum=0.9):
-        self.momentum = momentum
-        self.velocities = [np.zeros_like(p) for p in parameters]
-        self._small = [np.empty(p.shape, dtype=bool) for p in parameters]
-
-    def step(self, parameters, gradients, learning_rate):
-        """Move each parameter along its velocity; the gradients are overwritten."""
-        for p, g, velocity, small in zip(parameters, gradients, self.velocities, self._small):
-            velocity *= DTYPE(self.momentum)
-            g *= DTYPE(learning_rate)
-            velocity -= g
-            np.abs(velocity, out=g)
-            np.less(g, TINY, out=small)
-            np.copyto(velocity, 0, where=small)
-            p += velocity
-
-
-def make_optimizer(config, parameters):
-    """Return the optimiser that `config` names, for `parameters`."""
-    if config.optimizer == "adam":
-        return Adam(parameters)
-    return MomentumSGD(parameters, config.momentum)
-
-
-def learning_rate_at(config, progress):
-    """Return the learning rate after the fraction `progress` in [0, 1] of all steps."""
-    if config.lr_schedule == "cosine":
-        return config.learning_rate * 0.5 * (1 + math.cos(math.pi * progress))
-    if config.lr_schedule == "step":
-        return config.learning_rate * STEP_DECAY_FACTOR ** sum(progress >= point for point in STEP_DECAY_POINTS)
-    return config.learning_rate
-
-
-class _MonitoredNetwork(Network):
-    """A Network that keeps the output of its last forward pass.
-
-    `Network.loss_and_gradients` runs the forward pass itself; keeping its
-    probabilities lets the trainer count the right answers of each minibatch
-    without a second pass.
-    """
-
-    def forward(self, X):
-        activations = super().forward(X)
-        self.last_probabilities = activations[-1]
-        return activations
-
-
-def evaluate(network, X, y):
-    """Return (mean cross-entropy, accuracy) of `network` on features X (n, 784) and labels y (n,)."""
-    total_loss, correct = 0.0, 0
-    for start in range(0, len(y), EVALUATION_BATCH):
-        probabilities = network.forward(X[start : start + EVALUATION_BATCH])[-1]
-        labels = y[start : start + EVALUATION_BATCH]
-        eps = np.finfo(probabilities.dtype).eps
-        picked = probabilities[np.arange(len(labels)), labels]
-        total_loss -= float(np.log(np.clip(picked, eps, 1.0)).sum())
-        correct += int(np.count_nonzero(probabilities.argmax(axis=1) == labels))
-    return total_loss / len(y), correct / len(y)
-
-
 def split_validation(n_samples, validation_size, rng):
     """Return (train_indices, validation_indices), a random split of range(n_samples)."""
     if validation_size is None:
@@ -302,50 +165,6 @@ def split_validation(n_samples, validation_size, rng):
         raise TrainingError(f"validation_size {validation_size} leaves no training samples out of {n_samples}")
     order = rng.permutation(n_samples)
     return np.sort(order[validation_size:]), np.sort(order[:validation_size])
-
-
-def format_duration(seconds):
-    """Return seconds as m:ss or h:mm:ss."""
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
-
-
-class ProgressBar:
-    """A one-line progress bar redrawn with a carriage return: no dependency, plain text."""
-
-    def __init__(self, stream, label, total):
-        self.stream, self.label, self.total = stream, label, total
-        self.started = self.drawn = time.perf_counter()
-        is_terminal = getattr(stream, "isatty", lambda: False)()
-        self.interval = PROGRESS_INTERVAL_TTY_S if is_terminal else PROGRESS_INTERVAL_LOG_S
-        self.width = 0
-
-    def update(self, done, loss, accuracy, force=False):
-        """Redraw the bar for `done` of `total` samples, at most once per interval."""
-        now = time.perf_counter()
-        if not force and now - self.drawn < self.interval:
-            return
-        self.drawn = now
-        elapsed = max(now - self.started, 1e-9)
-        rate = done / elapsed
-        eta = (self.total - done) / rate if rate > 0 else 0.0
-        filled = PROGRESS_BAR_WIDTH * done // self.total
-        bar = "#" * filled + "." * (PROGRESS_BAR_WIDTH - filled)
-        line = (
-            f"{self.label} [{bar}] {100 * done // self.total:3d}% "
-            f"loss {loss:.4f} acc {accuracy:.4f} {rate:,.0f} samples/s ETA {format_duration(eta)}"
-        )
-        self.stream.write("\r" + line.ljust(self.width))
-        self.stream.flush()
-        self.width = len(line)
-
-    def clear(self):
-        """Erase the bar so that the next line starts clean."""
-        if self.width:
-            self.stream.write("\r" + " " * self.width + "\r")
-            self.stream.flush()
 
 
 def split_data(config, data, rng):
@@ -369,9 +188,9 @@ class Trainer:
 
     def __init__(self, config, n_train, init_rng, shuffle_rng, augment_rng, style_rng):
         self.config = config
-        self.network = _MonitoredNetwork.initialise(config.layer_sizes(), init_rng)
+        self.network = Network.initialise(config.layer_sizes(), init_rng)
         self.parameters = self.network.weights + self.network.biases
-        self.optimizer = make_optimizer(config, self.parameters)
+        self.optimizer = make_optimizer(config.optimizer, self.parameters, config.momentum)
         self.augmenter = Augmenter(config.augment, config.augment_params)
         self.styler = Styler() if config.styles else None
         self.shuffle_rng, self.augment_rng, self.style_rng = shuffle_rng, augment_rng, style_rng
@@ -381,7 +200,7 @@ class Trainer:
 
     def learning_rate(self):
         """Return the scheduled learning rate of the next step."""
-        return learning_rate_at(self.config, self.step / self.total_steps)
+        return learning_rate_at(self.config.lr_schedule, self.config.learning_rate, self.step / self.total_steps)
 
     def run_epoch(self, images, labels, bar):
         """Train one epoch on freshly shuffled, freshly distorted images; return (mean loss, accuracy).
@@ -402,16 +221,19 @@ class Trainer:
             for start in range(0, len(block), config.batch_size):
                 X = block_X[start : start + config.batch_size]
                 y = block_y[start : start + config.batch_size]
-                # Called without l2 so that the loss shown is the cross-entropy
-                # alone, comparable with the validation loss; the decay is added here.
-                loss, weight_gradients, bias_gradients = network.loss_and_gradients(X, y)
+                activations = network.forward(X)
+                probabilities = activations[-1]
+                # The loss shown is the cross-entropy alone, comparable with
+                # the validation loss; the decay enters only the gradients.
+                loss = cross_entropy(probabilities, y)
+                weight_gradients, bias_gradients = network.backward(activations, y)
                 if l2:
                     for gradient, W in zip(weight_gradients, network.weights):
                         gradient += l2 * W
                 self.optimizer.step(self.parameters, weight_gradients + bias_gradients, self.learning_rate())
                 self.step += 1
                 loss_sum += loss * len(y)
-                correct += int(np.count_nonzero(network.last_probabilities.argmax(axis=1) == y))
+                correct += int(np.count_nonzero(probabilities.argmax(axis=1) == y))
                 seen += len(y)
                 bar.update(seen, loss_sum / seen, correct / seen, force=seen == len(order))
         return loss_sum / seen, correct / seen
@@ -457,7 +279,7 @@ def train(config, data, command="", data_sha256=None, progress=sys.stderr, log=s
             bar.clear()
             if not trainer.network.is_finite():
                 raise TrainingError(f"the weights became NaN or infinite in epoch {epoch}: try a lower --learning-rate")
-            val_loss, val_accuracy = evaluate(trainer.network, validation_X, validation_y)
+            val_loss, val_accuracy = loss_and_accuracy(trainer.network, validation_X, validation_y)
             record = {
                 "epoch": epoch,
                 "train_loss": train_loss,
@@ -475,7 +297,7 @@ def train(config, data, command="", data_sha256=None, progress=sys.stderr, log=s
             print(
                 f"epoch {epoch:{width}d}/{config.epochs}  train loss {train_loss:.4f} acc {train_accuracy:.4f}  "
                 f"val loss {val_loss:.4f} acc {val_accuracy:.4f}  lr {learning_rate:.2e}  "
-                f"{record['seconds']:.1f} s  ETA {format_duration(remaining)}{'  *' if improved else ''}",
+                f"{record['seconds']:.1f} s  ETA {duration(remaining)}{'  *' if improved else ''}",
                 file=log,
                 flush=True,
             )
@@ -490,7 +312,7 @@ def train(config, data, command="", data_sha256=None, progress=sys.stderr, log=s
     best_parameters, best_record = best
     n_layers = len(trainer.network.weights)
     network = Network(best_parameters[:n_layers], best_parameters[n_layers:])
-    _, test_accuracy = evaluate(network, to_features(data.test_images), data.test_labels.astype(np.intp))
+    _, test_accuracy = loss_and_accuracy(network, to_features(data.test_images), data.test_labels.astype(np.intp))
     network.metadata = {
         "format": MODEL_FORMAT,
         "preprocessing_version": PREPROCESSING_VERSION,
@@ -503,7 +325,7 @@ def train(config, data, command="", data_sha256=None, progress=sys.stderr, log=s
         "best_epoch": best_record["epoch"],
         "val_accuracy": best_record["val_accuracy"],
         "test_accuracy": test_accuracy,
-        "trained_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "trained_at": utc_timestamp(),
         "training_seconds": time.perf_counter() - started,
         "numpy_version": np.__version__,
         "scipy_version": scipy.__version__,
@@ -598,7 +420,8 @@ def build_parser():
     parser.add_argument(
         "--styles",
         action=argparse.BooleanOptionalAction,
-        help="draw flags on some 1s and slashes through some 0s, as many people write them",
+        help="draw flags, bases and feet on some 1s, slashes through some 0s and hooks on some 9s, "
+        "as many people write them",
     )
     parser.add_argument(
         "--validation-size", type=int, help="training samples held out for validation (default 1/12 of them)"
@@ -613,22 +436,7 @@ def build_parser():
 def config_from_args(args):
     """Return the TrainingConfig of parsed arguments: the preset, overridden by explicit flags."""
     values = dict(PRESETS[args.preset])
-    for name in (
-        "hidden",
-        "epochs",
-        "batch_size",
-        "optimizer",
-        "learning_rate",
-        "momentum",
-        "lr_schedule",
-        "l2",
-        "augment",
-        "styles",
-        "validation_size",
-        "limit",
-    ):
-        if getattr(args, name) is not None:
-            values[name] = getattr(args, name)
+    values.update({name: getattr(args, name) for name in PRESET_FLAGS if getattr(args, name) is not None})
     return TrainingConfig(**values, seed=args.seed, preset=args.preset)
 
 
@@ -669,7 +477,7 @@ def main(argv=None):
     print(
         f"saved {out} ({network.version}): test accuracy {metadata['test_accuracy']:.4f}, "
         f"best epoch {metadata['best_epoch']} (val accuracy {metadata['val_accuracy']:.4f}), "
-        f"{format_duration(metadata['training_seconds'])} of training"
+        f"{duration(metadata['training_seconds'])} of training"
     )
     return EXIT_INTERRUPTED if result.interrupted else 0
 

@@ -1,6 +1,6 @@
 """Train the not-a-digit head on the frozen digit network, choose its threshold, measure it, save it.
 
-    python -m model.train_rejection --data ../shared --seed 0 --out model/not_digit.npz
+    python -m model.train_rejection --data ../shared --seed 0 --out model/weights.npz
 
 1. The UNIPEN digits and non-digits are split by writer
    (`model.handwriting.split_by_writer`); measuring writers are used in
@@ -34,14 +34,17 @@ from pathlib import Path
 
 import numpy as np
 
-from model import DEFAULT_MODEL_PATH, N_CLASSES, N_PIXELS
+from model import DEFAULT_MODEL_PATH, DTYPE, N_CLASSES, N_PIXELS
 from model import negatives
 from model.handwriting import load_handwriting, render_strokes, split_by_writer
 from model.mnist import MnistError, load_mnist, to_features
 from model.network import ModelFileError, Network
 from model.preprocess import digit_field, ink_intensity
-from model.rejection import DTYPE, NotDigitHead
-from model.train import Adam, format_duration, parse_hidden
+from model.rejection import NotDigitHead
+from model.formatting import duration as format_duration
+from model.formatting import percent
+from model.optimizers import Adam
+from model.train import parse_hidden
 
 DIGITS_FILE = Path("handwriting") / "unipen-dev.jsonl.gz"
 OTHERS_FILE = Path("handwriting") / "unipen-dev-other.jsonl.gz"
@@ -212,10 +215,6 @@ def print_shares(title, table, log=sys.stdout):
     print(title, file=log)
     for key, (count, fraction) in table.items():
         print(f"  {key!s:>12}  {count:6d}  {fraction * PERCENT:6.2f}%", file=log)
-
-
-def percent(fraction):
-    return f"{fraction * PERCENT:.2f}%"
 
 
 def measure_digits(head, network, samples, log=sys.stdout):
@@ -457,7 +456,7 @@ def build_parser():
     parser.add_argument(
         "--data", type=Path, required=True, help="folder holding handwriting/ and mnist/ (the project's ../shared)"
     )
-    parser.add_argument("--out", type=Path, required=True, help="file to write the head to (.npz)")
+    parser.add_argument("--out", type=Path, required=True, help="model file to write: the frozen network of --model with the trained head")
     parser.add_argument("--seed", type=int, default=0, help="seed of every random choice")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH, help="the frozen digit network")
     parser.add_argument(
@@ -496,7 +495,7 @@ def main(argv=None):
     except (DataMissingError, ModelFileError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    head.save(args.out)
+    Network.load(args.model).with_not_digit(head).save(args.out)
     duration = format_duration(head.metadata["training_seconds"])
     print(f"saved {args.out}: threshold {head.threshold:.6f}, {duration} in all")
     return 0

@@ -69,7 +69,7 @@ def test_predict_recognises_a_drawn_digit_in_each_style(client, png_bytes, shape
 
 def test_predict_answer_has_the_documented_fields(client, one_png):
     body = client.post("/predict", **multipart(one_png)).get_json()
-    assert set(body) == {"digit", "confidence", "confident", "probabilities", "model"}
+    assert set(body) == {"digit", "confidence", "confident", "is_digit", "probabilities", "model"}
     probabilities = np.array(body["probabilities"])
     assert probabilities.shape == (N_CLASSES,)
     assert np.all((probabilities >= 0) & (probabilities <= 1))
@@ -223,11 +223,20 @@ def test_healthz_reports_ok_and_the_model(client, app):
 def test_openapi_document_describes_every_endpoint(client):
     document = client.get("/openapi.json").get_json()
     assert document["openapi"].startswith("3.")
-    assert set(document["paths"]) == {"/predict", "/healthz", "/openapi.json"}
-    predict = document["paths"]["/predict"]["post"]
-    assert set(predict["requestBody"]["content"]) >= {
-        "multipart/form-data", "image/png", "application/json"}
-    assert set(predict["responses"]) == {"200", "400", "405", "408", "413", "415", "422"}
+    assert set(document["paths"]) == {"/predict", "/predict/number", "/healthz", "/openapi.json"}
+    for path in ("/predict", "/predict/number"):
+        operation = document["paths"][path]["post"]
+        assert set(operation["requestBody"]["content"]) >= {
+            "multipart/form-data", "image/png", "application/json"}
+        assert set(operation["responses"]) == {"200", "400", "405", "408", "413", "415", "422"}
+
+
+def test_openapi_document_describes_the_number_and_is_digit(client):
+    schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
+    assert set(schemas["NumberReading"]["required"]) == {"number", "confident", "digits", "model"}
+    assert "box" in schemas["DigitReading"]["required"]
+    assert "is_digit" in schemas["Prediction"]["required"]
+    assert "is_digit" in schemas["DigitReading"]["required"]
 
 
 def test_openapi_document_is_plain_json(client):

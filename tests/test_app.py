@@ -7,6 +7,7 @@ from app.config import DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_TIMEOUT_SECONDS,
 from model import DEFAULT_MODEL_PATH
 from model.network import ModelFileError
 from model.preprocess import DEFAULT_MAX_PIXELS
+from model.recognise import DEFAULT_MAX_DIGITS
 
 
 def test_defaults_serve_the_committed_model_with_safe_limits():
@@ -15,6 +16,7 @@ def test_defaults_serve_the_committed_model_with_safe_limits():
         "MODEL_PATH": str(DEFAULT_MODEL_PATH),
         "MAX_CONTENT_LENGTH": DEFAULT_MAX_UPLOAD_BYTES,
         "MAX_IMAGE_PIXELS": DEFAULT_MAX_PIXELS,
+        "MAX_DIGITS": DEFAULT_MAX_DIGITS,
         "UPLOAD_TIMEOUT_SECONDS": DEFAULT_UPLOAD_TIMEOUT_SECONDS,
     }
 

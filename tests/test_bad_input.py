@@ -1,17 +1,20 @@
-"""Bad input to /predict: every malformed, hostile or odd request gets a clear 4xx.
+"""Bad input to /predict and /predict/number: every malformed, hostile or odd request gets a clear 4xx.
 
 tests/test_api.py covers the common errors (a missing field, text as an
 image, bad base64, wrong content types, several files in the field, a
 blank canvas, an oversized body in-process) and tests/test_preprocess.py
 the decoding steps; this module adds the rest, each with real bytes made
-here. The last tests talk HTTP over a socket to the real gunicorn, for what
-only the server can show: a body over the limit on the wire. (Headers that
-gunicorn refuses itself are in tests/test_faults.py, with the workers.)
+here, and unknown paths (the site's error page for a browser, JSON for a
+program). The last tests talk HTTP over a socket to the real gunicorn, for
+what only the server can show: a body over the limit on the wire, an empty
+request. (Headers that gunicorn refuses itself are in tests/test_faults.py,
+with the workers.)
 """
 
 import base64
 import io
 import json
+import re
 import socket
 import struct
 import threading
@@ -25,7 +28,8 @@ from PIL import Image, ImageFile, ImageOps
 
 from model import N_CLASSES
 from model.preprocess import DEFAULT_MAX_PIXELS
-from tests.drawing import encode_style, png_of, render_strokes
+from bench.support.drawing import encode_style, png_of
+from model.handwriting import render_strokes
 
 ONE = [[(140, 40), (140, 240)]]
 SEVEN = [[(80, 60), (200, 60), (120, 230)]]
@@ -44,6 +48,17 @@ ROTATE_270_TO_VIEW = 6
 
 SOCKET_TIMEOUT_S = 10
 """Correctness bound for every socket exchange with the real server: never a hang."""
+
+
+NUMBER_ENDPOINT = "/predict/number"
+IMAGE_ENDPOINTS = ("/predict", NUMBER_ENDPOINT)
+"""Both take an image in the same three forms, with the same limits and errors."""
+
+
+@pytest.fixture(params=IMAGE_ENDPOINTS, ids=["digit", "number"])
+def endpoint(request):
+    """Each test of an upload runs against both image endpoints."""
+    return request.param
 
 
 def png_chunks(png):
@@ -102,12 +117,12 @@ def multipart_body(parts, boundary=b"BOUNDARY"):
     return body + b"--" + boundary + b"--\r\n"
 
 
-def post_raw(client, data, content_type="image/png"):
-    return client.post("/predict", data=data, content_type=content_type)
+def post_raw(client, endpoint, data, content_type="image/png"):
+    return client.post(endpoint, data=data, content_type=content_type)
 
 
-def post_form(client, body, boundary="BOUNDARY"):
-    return client.post("/predict", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+def post_form(client, endpoint, body, boundary="BOUNDARY"):
+    return client.post(endpoint, data=body, content_type=f"multipart/form-data; boundary={boundary}")
 
 
 def assert_error(response, status, code, message_part=""):
@@ -119,83 +134,96 @@ def assert_error(response, status, code, message_part=""):
 
 
 def assert_prediction(response, digit=None):
+    """Assert a 200 answer of either endpoint; with `digit`, that it read that one digit."""
     assert response.status_code == 200, response.get_data(as_text=True)
     body = response.get_json()
-    assert len(body["probabilities"]) == N_CLASSES
+    readings = body["digits"] if response.request.path == NUMBER_ENDPOINT else [body]
+    assert readings and all(len(reading["probabilities"]) == N_CLASSES for reading in readings)
     if digit is not None:
-        assert body["digit"] == digit
+        assert [reading["digit"] for reading in readings] == [digit]
     return body
 
 
 # Empty and missing
 
 
-def test_an_empty_json_body_is_not_a_json_object(client):
-    assert_error(post_raw(client, b"", "application/json"), 400, "invalid_json")
+def test_an_empty_json_body_is_not_a_json_object(client, endpoint):
+    assert_error(post_raw(client, endpoint, b"", "application/json"), 400, "invalid_json")
 
 
-def test_a_form_with_no_parts_has_no_image(client):
-    assert_error(post_form(client, b"--BOUNDARY--\r\n"), 400, "missing_image")
+def test_a_form_with_no_parts_has_no_image(client, endpoint):
+    assert_error(post_form(client, endpoint, b"--BOUNDARY--\r\n"), 400, "missing_image")
+
+
+def test_an_empty_post_without_a_content_type_is_a_missing_image(client, endpoint):
+    response = client.post(endpoint)
+    assert "Content-Type" not in response.request.headers
+    assert_error(response, 400, "missing_image", "empty")
+
+
+def test_a_body_without_a_content_type_is_still_an_unsupported_type(client, endpoint):
+    response = client.post(endpoint, data=png_of(dark_on_light()), content_type="")
+    assert_error(response, 415, "unsupported_media_type", "Content-Type none")
 
 
 # Not an image
 
 
-def test_html_in_a_data_url_that_claims_to_be_a_png_is_not_an_image(client):
+def test_html_in_a_data_url_that_claims_to_be_a_png_is_not_an_image(client, endpoint):
     html = base64.b64encode(b"<!doctype html><title>7</title>").decode()
-    assert_error(client.post("/predict", json={"image": f"data:image/png;base64,{html}"}),
+    assert_error(client.post(endpoint, json={"image": f"data:image/png;base64,{html}"}),
                  400, "invalid_image")
 
 
-def test_svg_uploaded_as_a_form_file_is_not_an_image(client):
+def test_svg_uploaded_as_a_form_file_is_not_an_image(client, endpoint):
     svg = b'<svg xmlns="http://www.w3.org/2000/svg"><text>7</text></svg>'
     body = multipart_body([(b"image", b"seven.svg", b"image/svg+xml", svg)])
-    assert_error(post_form(client, body), 400, "invalid_image")
+    assert_error(post_form(client, endpoint, body), 400, "invalid_image")
 
 
-def test_an_svg_data_url_is_an_unsupported_type(client):
+def test_an_svg_data_url_is_an_unsupported_type(client, endpoint):
     svg = base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg"/>').decode()
-    assert_error(client.post("/predict", json={"image": f"data:image/svg+xml;base64,{svg}"}),
+    assert_error(client.post(endpoint, json={"image": f"data:image/svg+xml;base64,{svg}"}),
                  415, "unsupported_media_type")
 
 
 # Damaged PNGs
 
 
-def test_a_png_cut_inside_its_image_data_is_damaged(client):
+def test_a_png_cut_inside_its_image_data_is_damaged(client, endpoint):
     png = png_of(dark_on_light())
     start, length = idat_offset(png)
-    assert_error(post_raw(client, png[: start + length // 2]), 400, "invalid_image", "damaged")
+    assert_error(post_raw(client, endpoint, png[: start + length // 2]), 400, "invalid_image", "damaged")
 
 
-def test_a_png_whose_image_data_fails_its_crc_is_refused(client):
+def test_a_png_whose_image_data_fails_its_crc_is_refused(client, endpoint):
     png = bytearray(png_of(dark_on_light()))
     start, length = idat_offset(png)
     png[start + length] ^= 0xFF  # first byte of the IDAT CRC; the pixels are intact
-    assert_error(post_raw(client, bytes(png)), 400, "invalid_image", "checksum")
+    assert_error(post_raw(client, endpoint, bytes(png)), 400, "invalid_image", "checksum")
 
 
-def test_a_png_whose_header_fails_its_crc_is_refused(client):
+def test_a_png_whose_header_fails_its_crc_is_refused(client, endpoint):
     png = bytearray(png_of(dark_on_light()))
     png[PNG_SIGNATURE_LENGTH + CHUNK_HEADER_LENGTH + IHDR_DATA_LENGTH] ^= 0xFF  # IHDR's CRC
-    assert_error(post_raw(client, bytes(png)), 400, "invalid_image")
+    assert_error(post_raw(client, endpoint, bytes(png)), 400, "invalid_image")
 
 
-def test_corrupt_compressed_data_with_a_valid_crc_is_damaged(client):
+def test_corrupt_compressed_data_with_a_valid_crc_is_damaged(client, endpoint):
     png = bytearray(png_of(dark_on_light()))
     start, length = idat_offset(png)
     png[start + 2 : start + length] = bytes(length - 2)  # keep the zlib header, zero the rest
     png = fix_crc(bytes(png), start - CHUNK_HEADER_LENGTH)
-    assert_error(post_raw(client, png), 400, "invalid_image", "damaged")
+    assert_error(post_raw(client, endpoint, png), 400, "invalid_image", "damaged")
 
 
 # Sizes
 
 
 @pytest.mark.parametrize(("width", "height"), [(0, 5), (5, 0), (0, 0)])
-def test_an_image_of_zero_size_is_refused(client, width, height):
+def test_an_image_of_zero_size_is_refused(client, endpoint, width, height):
     png = with_size(png_of(Image.new("L", (5, 5), 255)), width, height)
-    assert_error(post_raw(client, png), 400, "invalid_image")
+    assert_error(post_raw(client, endpoint, png), 400, "invalid_image")
 
 
 @pytest.mark.parametrize(
@@ -204,35 +232,35 @@ def test_an_image_of_zero_size_is_refused(client, width, height):
      Image.new("RGBA", (1, 1), (0, 0, 0, 0))],
     ids=["black", "white", "opaque", "transparent"],
 )
-def test_a_one_pixel_image_has_no_ink_to_read(client, image):
-    assert_error(post_raw(client, png_of(image)), 422, "no_ink")
+def test_a_one_pixel_image_has_no_ink_to_read(client, endpoint, image):
+    assert_error(post_raw(client, endpoint, png_of(image)), 422, "no_ink")
 
 
 @pytest.mark.parametrize("size", [(100_000, 1), (1, 100_000)], ids=["1x100000", "100000x1"])
-def test_a_one_pixel_strip_with_a_stroke_is_read_without_error(client, size):
+def test_a_one_pixel_strip_with_a_stroke_is_read_without_error(client, endpoint, size):
     strip = Image.new("L", size, 255)
     pixels = np.asarray(strip).copy()
     pixels.reshape(-1)[40_000:60_000] = 0
-    assert_prediction(post_raw(client, png_of(Image.fromarray(pixels))))
+    assert_prediction(post_raw(client, endpoint, png_of(Image.fromarray(pixels))))
 
 
-def test_a_decompression_bomb_is_refused_before_its_pixels_are_decoded(client, monkeypatch):
+def test_a_decompression_bomb_is_refused_before_its_pixels_are_decoded(client, endpoint, monkeypatch):
     side = 5_000
     assert side * side > DEFAULT_MAX_PIXELS
     bomb = encode(Image.new("L", (side, side), 255), compress_level=9)
     assert len(bomb) < 100_000, "a small file that declares 25 million pixels"
     decoded = []
     monkeypatch.setattr(ImageFile.ImageFile, "load", lambda image: decoded.append(image))
-    assert_error(post_raw(client, bomb), 422, "too_many_pixels")
+    assert_error(post_raw(client, endpoint, bomb), 422, "too_many_pixels")
     assert decoded == []
 
 
 # Bodies cut short
 
 
-def test_a_body_shorter_than_its_content_length_is_refused(client):
+def test_a_body_shorter_than_its_content_length_is_refused(client, endpoint):
     png = png_of(dark_on_light())
-    response = client.post("/predict", data=png[:100], content_type="image/png",
+    response = client.post(endpoint, data=png[:100], content_type="image/png",
                            environ_overrides={"CONTENT_LENGTH": str(len(png))})
     assert_error(response, 400, "invalid_body")
 
@@ -240,28 +268,52 @@ def test_a_body_shorter_than_its_content_length_is_refused(client):
 # Over the size limit, in every request form
 
 
-def test_a_json_body_over_the_size_limit_is_refused(client, app):
+def limit_named(app):
+    """The body limit as the 413 message states it."""
+    return f"{app.config['MAX_CONTENT_LENGTH']:,} bytes (MAX_UPLOAD_BYTES)"
+
+
+def test_a_raw_body_over_the_size_limit_is_refused_naming_the_limit(client, endpoint, app):
+    oversized = bytes(app.config["MAX_CONTENT_LENGTH"] + 1)
+    assert_error(post_raw(client, endpoint, oversized), 413, "payload_too_large", limit_named(app))
+
+
+def test_a_json_body_over_the_size_limit_is_refused_naming_the_limit(client, endpoint, app):
     oversized = json.dumps({"image": "A" * app.config["MAX_CONTENT_LENGTH"]})
-    assert_error(post_raw(client, oversized, "application/json"), 413, "payload_too_large")
+    assert_error(post_raw(client, endpoint, oversized, "application/json"), 413, "payload_too_large", limit_named(app))
 
 
-def test_a_form_over_the_size_limit_is_refused(client, app):
+def test_a_form_over_the_size_limit_is_refused_naming_the_limit(client, endpoint, app):
     body = multipart_body([(b"image", b"a.png", b"image/png", bytes(app.config["MAX_CONTENT_LENGTH"]))])
-    assert_error(post_form(client, body), 413, "payload_too_large")
+    assert_error(post_form(client, endpoint, body), 413, "payload_too_large", limit_named(app))
+
+
+def test_a_form_with_too_many_parts_is_refused_naming_the_limit(client, endpoint, app):
+    parts = app.config["MAX_FORM_PARTS"] + 1
+    body = b"".join(b'--BOUNDARY\r\nContent-Disposition: form-data; name="n%d"\r\n\r\nx\r\n' % i
+                    for i in range(parts)) + b"--BOUNDARY--\r\n"
+    assert_error(post_form(client, endpoint, body), 413, "payload_too_large", f"{app.config['MAX_FORM_PARTS']} parts")
+
+
+def test_a_form_field_over_the_form_memory_limit_is_refused_naming_the_limit(client, endpoint, app):
+    limit = app.config["MAX_FORM_MEMORY_SIZE"]
+    body = (b'--BOUNDARY\r\nContent-Disposition: form-data; name="note"\r\n\r\n'
+            + b"x" * (limit + 1) + b"\r\n--BOUNDARY--\r\n")
+    assert_error(post_form(client, endpoint, body), 413, "payload_too_large", f"{limit} bytes")
 
 
 # Animated images: the first frame is read
 
 
 @pytest.mark.parametrize("image_format", ["GIF", "PNG", "WEBP"])
-def test_an_animated_image_is_read_from_its_first_frame(client, image_format):
+def test_an_animated_image_is_read_from_its_first_frame(client, endpoint, image_format):
     first, second = dark_on_light(ONE), dark_on_light(ZERO)
     params = {"lossless": True} if image_format == "WEBP" else {}
     animated = encode(first, image_format, save_all=True, append_images=[second], duration=100, **params)
     assert Image.open(io.BytesIO(animated)).n_frames == 2
     still = encode(first, image_format, **params)
-    assert_prediction(post_raw(client, animated), digit=1)
-    assert post_raw(client, animated).get_json() == post_raw(client, still).get_json()
+    assert_prediction(post_raw(client, endpoint, animated), digit=1)
+    assert post_raw(client, endpoint, animated).get_json() == post_raw(client, endpoint, still).get_json()
 
 
 # Modes and encodings
@@ -286,70 +338,105 @@ def sixteen_bit(strokes):
     ids=["16_bit_png", "palette_png", "palette_png_with_transparency", "1_bit_png",
          "grey_alpha_png", "cmyk_jpeg", "palette_bmp"],
 )
-def test_an_image_in_any_mode_is_read(client, make, image_format, params):
+def test_an_image_in_any_mode_is_read(client, endpoint, make, image_format, params):
     data = encode(make(), image_format, **params)
     assert Image.open(io.BytesIO(data)).mode not in {"RGB", "RGBA", "L"}
-    assert_prediction(post_raw(client, data), digit=1)
+    assert_prediction(post_raw(client, endpoint, data), digit=1)
 
 
-def test_an_exif_rotated_jpeg_is_read_upright(client):
+def test_an_exif_rotated_jpeg_is_read_upright(client, endpoint):
     upright = dark_on_light(SEVEN)
     exif = Image.Exif()
     exif[EXIF_ORIENTATION] = ROTATE_270_TO_VIEW
     stored = encode(upright.transpose(Image.Transpose.ROTATE_90), "JPEG", exif=exif)
     assert ImageOps.exif_transpose(Image.open(io.BytesIO(stored))).size == upright.size
-    assert_prediction(post_raw(client, stored, "image/jpeg"), digit=7)
+    assert_prediction(post_raw(client, endpoint, stored, "image/jpeg"), digit=7)
 
 
 # Base64 and JSON
 
 
-def test_a_data_url_without_base64_is_refused(client):
-    assert_error(client.post("/predict", json={"image": "data:image/png,%89PNG"}), 400, "invalid_base64")
+def test_a_data_url_without_base64_is_refused(client, endpoint):
+    assert_error(client.post(endpoint, json={"image": "data:image/png,%89PNG"}), 400, "invalid_base64")
 
 
-def test_base64_wrapped_over_several_lines_is_accepted(client):
+def test_base64_wrapped_over_several_lines_is_accepted(client, endpoint):
     encoded = base64.encodebytes(png_of(dark_on_light())).decode()
     assert "\n" in encoded.strip()
-    assert_prediction(client.post("/predict", json={"image": encoded}), digit=1)
+    assert_prediction(client.post(endpoint, json={"image": encoded}), digit=1)
 
 
 @pytest.mark.parametrize("body", [b"null", b'"data:image/png;base64,AAAA"', b"42", b"true"],
                          ids=["null", "string", "number", "boolean"])
-def test_json_that_is_not_an_object_is_refused(client, body):
-    assert_error(post_raw(client, body, "application/json"), 400, "invalid_json")
+def test_json_that_is_not_an_object_is_refused(client, endpoint, body):
+    assert_error(post_raw(client, endpoint, body, "application/json"), 400, "invalid_json")
 
 
-def test_json_nested_too_deep_for_the_parser_is_refused(client):
+def test_json_nested_too_deep_for_the_parser_is_refused(client, endpoint):
     depth = 100_000
-    assert_error(post_raw(client, b"[" * depth + b"]" * depth, "application/json"), 400, "invalid_json")
+    assert_error(post_raw(client, endpoint, b"[" * depth + b"]" * depth, "application/json"), 400, "invalid_json")
 
 
-def test_json_that_is_not_utf8_is_refused(client):
+def test_json_that_is_not_utf8_is_refused(client, endpoint):
     body = '{"image": "é"}'.encode("latin-1")
-    assert_error(post_raw(client, body, "application/json"), 400, "invalid_json")
+    assert_error(post_raw(client, endpoint, body, "application/json"), 400, "invalid_json")
 
 
 # Content types
 
 
-def test_a_png_sent_as_jpeg_is_read_by_its_contents(client):
-    assert_prediction(post_raw(client, png_of(dark_on_light()), "image/jpeg"), digit=1)
+def test_a_png_sent_as_jpeg_is_read_by_its_contents(client, endpoint):
+    assert_prediction(post_raw(client, endpoint, png_of(dark_on_light()), "image/jpeg"), digit=1)
 
 
-def test_a_content_type_in_capitals_with_parameters_is_accepted(client):
-    assert_prediction(post_raw(client, png_of(dark_on_light()), "IMAGE/PNG; name=digit.png"), digit=1)
+def test_a_content_type_in_capitals_with_parameters_is_accepted(client, endpoint):
+    assert_prediction(post_raw(client, endpoint, png_of(dark_on_light()), "IMAGE/PNG; name=digit.png"), digit=1)
 
 
 # Multipart forms
 
 
-def test_other_files_beside_the_image_field_are_ignored(client):
+def form_in_layout(png, preamble=b"", epilogue=b"\r\n", line_break=b"\r\n",
+                   headers=(b'Content-Disposition: form-data; name="image"; filename="digit.png"',
+                            b"Content-Type: image/png")):
+    """Build a one-file form with the boundary "BOUNDARY", in a layout some client might send."""
+    return (preamble + b"--BOUNDARY" + line_break + line_break.join(headers) + line_break * 2 + png
+            + line_break + b"--BOUNDARY--" + epilogue)
+
+
+FORM_LAYOUTS = {
+    "common": {},
+    "preamble": {"preamble": b"This is a preamble.\r\n"},
+    "epilogue_text": {"epilogue": b"\r\nsome epilogue\r\n"},
+    "no_epilogue_line_break": {"epilogue": b""},
+    "bare_lf_line_breaks": {"line_break": b"\n"},
+    "header_names_in_other_case": {"headers": (b'content-disposition: form-data; name="image"; filename="a.png"',
+                                               b"CONTENT-TYPE: image/png")},
+    "folded_header": {"headers": (b"Content-Disposition: form-data;", b' name="image"; filename="a.png"')},
+    "no_content_type": {"headers": (b'Content-Disposition: form-data; name="image"; filename="a.png"',)},
+    "utf8_file_name": {"headers": ('Content-Disposition: form-data; name="image"; filename="sept-\u00e9.png"'.encode(),)},
+    "rfc2231_file_name": {"headers": (b'Content-Disposition: form-data; name="image"; filename="a.png"; '
+                                      b"filename*=UTF-8''d%C3%AFgit.png",)},
+}
+"""Valid one-file forms as browsers, curl, requests and other clients may lay them out."""
+
+
+@pytest.mark.parametrize("layout", FORM_LAYOUTS.values(), ids=FORM_LAYOUTS.keys())
+def test_a_form_in_any_valid_layout_is_read(client, endpoint, layout):
+    assert_prediction(post_form(client, endpoint, form_in_layout(png_of(dark_on_light()), **layout)), digit=1)
+
+
+def test_a_form_field_without_a_file_name_is_not_a_file(client, endpoint):
+    body = form_in_layout(png_of(dark_on_light()), headers=(b'Content-Disposition: form-data; name="image"',))
+    assert_error(post_form(client, endpoint, body), 400, "missing_image", "no file in the field 'image'")
+
+
+def test_other_files_beside_the_image_field_are_ignored(client, endpoint):
     png = png_of(dark_on_light())
     body = multipart_body([(b"thumbnail", b"t.png", b"image/png", b"not read"),
                            (b"image", b"digit.png", b"image/png", png),
                            (b"extra", b"e.txt", b"text/plain", b"hello")])
-    assert_prediction(post_form(client, body), digit=1)
+    assert_prediction(post_form(client, endpoint, body), digit=1)
 
 
 @pytest.mark.parametrize(
@@ -357,35 +444,83 @@ def test_other_files_beside_the_image_field_are_ignored(client):
     [(b"\xff\xfeimage", b"digit.png"), (b"image", b"\xff\xfe.png")],
     ids=["field_name", "file_name"],
 )
-def test_a_form_with_names_that_are_not_utf8_is_refused(client, name, filename):
+def test_a_form_with_names_that_are_not_utf8_is_refused(client, endpoint, name, filename):
     body = multipart_body([(name, filename, b"image/png", png_of(dark_on_light()))])
-    assert_error(post_form(client, body), 400, "invalid_form")
+    assert_error(post_form(client, endpoint, body), 400, "invalid_form")
 
 
-def test_a_form_cut_short_is_refused(client):
+def test_a_form_cut_short_is_refused(client, endpoint):
     body = multipart_body([(b"image", b"digit.png", b"image/png", png_of(dark_on_light()))])
-    assert_error(post_form(client, body[: len(body) // 2]), 400, "invalid_form")
+    assert_error(post_form(client, endpoint, body[: len(body) // 2]), 400, "invalid_form")
 
 
-def test_a_form_without_a_boundary_is_refused(client):
+def test_a_form_without_a_boundary_is_refused(client, endpoint):
     body = multipart_body([(b"image", b"digit.png", b"image/png", b"x")])
-    assert_error(client.post("/predict", data=body, content_type="multipart/form-data"), 400, "invalid_form")
+    assert_error(client.post(endpoint, data=body, content_type="multipart/form-data"), 400, "invalid_form")
 
 
 # Methods
 
 
 @pytest.mark.parametrize("method", ["TRACE", "PROPFIND", "CONNECT"])
-def test_predict_refuses_other_methods_with_a_json_405(client, method):
-    response = client.open("/predict", method=method)
+def test_predict_refuses_other_methods_with_a_json_405(client, endpoint, method):
+    response = client.open(endpoint, method=method)
     assert_error(response, 405, "method_not_allowed")
     assert "POST" in response.headers["Allow"]
 
 
-def test_head_on_predict_is_a_405_without_a_body(client):
-    response = client.head("/predict")
+def test_head_on_predict_is_a_405_without_a_body(client, endpoint):
+    response = client.head(endpoint)
     assert response.status_code == 405
     assert response.get_data() == b""
+
+
+# Unknown paths: a page for a browser, JSON for a program
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+"""The Accept header Chromium sends when it opens a page."""
+
+ASSET_LINK = re.compile(r'<(?:link|script)\b[^>]*?(?:href|src)="([^"]+)"')
+
+
+def test_a_browser_opening_an_unknown_page_gets_the_sites_error_page(client):
+    response = client.get("/no/such/page", headers={"Accept": BROWSER_ACCEPT})
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert "<title>Page not found</title>" in page
+    assert "There is no page at /no/such/page." in page
+    assert 'class="site-nav"' in page, "the page extends base.html"
+    assert "<script>" not in page and " style=" not in page, "nothing inline for the CSP to block"
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_the_error_page_loads_only_the_sites_own_assets(client):
+    page = client.get("/no/such/page", headers={"Accept": BROWSER_ACCEPT}).get_data(as_text=True)
+    assets = ASSET_LINK.findall(page)
+    assert "/static/style.css" in assets
+    for asset in assets:
+        assert asset.startswith("/static/")
+        with client.get(asset) as response:
+            assert response.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/predict/nope", "/predict/number/nope", "/healthz/nope", "/openapi.json/nope"])
+def test_an_unknown_path_under_the_api_answers_json_even_to_a_browser(client, path):
+    response = client.get(path, headers={"Accept": BROWSER_ACCEPT})
+    assert_error(response, 404, "not_found")
+
+
+def test_a_browser_opening_an_api_endpoint_gets_its_json_error(client, endpoint):
+    response = client.get(endpoint, headers={"Accept": BROWSER_ACCEPT})
+    assert_error(response, 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/json", "application/json, text/html;q=0.5"],
+                         ids=["no_accept", "anything", "json", "json_first"])
+def test_a_program_asking_for_an_unknown_path_gets_json(client, accept):
+    headers = {} if accept is None else {"Accept": accept}
+    assert_error(client.get("/no/such/page", headers=headers), 404, "not_found")
 
 
 # Over a socket, against the real gunicorn
@@ -419,40 +554,52 @@ def send_request(base_url, head, body_chunks=()):
     return response, closed_after
 
 
+def request_head(endpoint, *headers):
+    """Return the request line and headers of a POST to `endpoint`, up to the blank line."""
+    return b"\r\n".join([b"POST %s HTTP/1.1" % endpoint.encode(), b"Host: localhost", *headers, b"", b""])
+
+
 def status_of(response):
     return int(response.split(b" ", 2)[1])
 
 
-def error_code_of(response):
-    return json.loads(response.partition(b"\r\n\r\n")[2])["error"]["code"]
+def error_of(response):
+    return json.loads(response.partition(b"\r\n\r\n")[2])["error"]
 
 
-def test_a_body_over_the_limit_gets_413_and_the_connection_closes(live_server, app):
+@pytest.mark.parametrize("length_header", [[b"Content-Length: 0"], []], ids=["length_0", "no_length"])
+def test_an_empty_post_without_a_content_type_is_a_missing_image_on_the_wire(endpoint, live_server, length_header):
+    head = request_head(endpoint, b"Connection: close", *length_header)
+    response, _ = send_request(live_server, head)
+    assert status_of(response) == 400
+    assert error_of(response)["code"] == "missing_image"
+
+
+def test_a_body_over_the_limit_gets_413_and_the_connection_closes(endpoint, live_server, app):
     size = app.config["MAX_CONTENT_LENGTH"] + 1_000_000
-    head = (b"POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\n"
-            b"Content-Length: %d\r\n\r\n" % size)
+    head = request_head(endpoint, b"Content-Type: image/png", b"Content-Length: %d" % size)
     chunk = bytes(65536)
     response, closed_after = send_request(live_server, head, [chunk] * (size // len(chunk)))
     assert status_of(response) == 413
-    assert error_code_of(response) == "payload_too_large"
+    assert error_of(response)["code"] == "payload_too_large"
+    assert limit_named(app) in error_of(response)["message"]
     assert closed_after < SOCKET_TIMEOUT_S
 
 
-def test_a_chunked_body_over_the_limit_gets_413_not_a_truncated_image(live_server, app):
-    head = (b"POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n")
+def test_a_chunked_body_over_the_limit_gets_413_not_a_truncated_image(endpoint, live_server, app):
+    head = request_head(endpoint, b"Content-Type: image/png", b"Transfer-Encoding: chunked")
     png = png_of(dark_on_light())
     padding = bytes(65536)
     chunks = [b"%x\r\n%s\r\n" % (len(png), png)]
     chunks += [b"%x\r\n%s\r\n" % (len(padding), padding)] * (app.config["MAX_CONTENT_LENGTH"] // len(padding) + 1)
     response, _ = send_request(live_server, head, [*chunks, b"0\r\n\r\n"])
     assert status_of(response) == 413
-    assert error_code_of(response) == "payload_too_large"
+    assert error_of(response)["code"] == "payload_too_large"
+    assert limit_named(app) in error_of(response)["message"]
 
 
-def test_a_malformed_chunked_body_is_a_400_not_a_server_error(live_server):
-    head = (b"POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n")
+def test_a_malformed_chunked_body_is_a_400_not_a_server_error(endpoint, live_server):
+    head = request_head(endpoint, b"Content-Type: image/png", b"Transfer-Encoding: chunked")
     response, _ = send_request(live_server, head, [b"zz\r\nnot a chunk size\r\n0\r\n\r\n"])
     assert status_of(response) == 400
-    assert error_code_of(response) == "invalid_body"
+    assert error_of(response)["code"] == "invalid_body"

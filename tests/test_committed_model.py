@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from model import DEFAULT_MODEL_PATH
-from model.evaluate import load_test_set
+from model.mnist import load_test_set
 from model.mnist import to_features
 from model.network import Network
 from model.preprocess import PREPROCESSING_VERSION

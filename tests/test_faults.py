@@ -6,11 +6,14 @@ a starved or hung server fails the test instead of stalling the run.
 """
 
 import base64
+import http.client
 import json
 import os
 import runpy
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -20,8 +23,9 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from tests.drawing import png_of, render_strokes
-from tests.server import PROJECT_ROOT, ServerStartError
+from bench.support.drawing import png_of
+from bench.support.server import PROJECT_ROOT, ServerStartError, free_port
+from model.handwriting import render_strokes
 
 SEVEN = [[(80, 60), (200, 60), (120, 230)]]
 
@@ -64,9 +68,13 @@ def small_limits_server(start_server):
     }))
 
 
-def post(base_url, data, content_type="image/png"):
-    """POST to /predict; return (status, JSON body). Fails the test if no answer comes in time."""
-    request = urllib.request.Request(f"{base_url}/predict", data=data, method="POST",
+IMAGE_ENDPOINTS = ("/predict", "/predict/number")
+"""Both read an upload with the same limits and deadline."""
+
+
+def post(base_url, data, content_type="image/png", endpoint="/predict"):
+    """POST to `endpoint`; return (status, JSON body). Fails the test if no answer comes in time."""
+    request = urllib.request.Request(f"{base_url}{endpoint}", data=data, method="POST",
                                      headers={"Content-Type": content_type})
     try:
         with urllib.request.urlopen(request, timeout=ANSWER_BOUND_S) as response:
@@ -159,32 +167,35 @@ def test_slow_clients_do_not_starve_the_others(start_server, seven_png):
             connection.close()
 
 
-def test_a_body_slower_than_the_upload_timeout_gets_408_and_is_closed(small_limits_server):
+@pytest.mark.parametrize("endpoint", IMAGE_ENDPOINTS)
+def test_a_body_slower_than_the_upload_timeout_gets_408_and_is_closed(small_limits_server, endpoint):
     with connect(small_limits_server) as connection:
-        connection.sendall(b"POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\n"
-                           b"Content-Length: %d\r\n\r\n\0" % SLOW_BODY_LENGTH)
-        started = time.monotonic()
+        started = time.monotonic()  # before sending: the server's deadline cannot start earlier
+        connection.sendall(b"POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\n"
+                           b"Content-Length: %d\r\n\r\n\0" % (endpoint.encode(), SLOW_BODY_LENGTH))
         response = read_until_closed(connection)
         closed_after = time.monotonic() - started
-    assert response.startswith(b"HTTP/1.1 408 ")
+    assert response.startswith(b"HTTP/1.1 408 "), response
     assert json.loads(response.partition(b"\r\n\r\n")[2])["error"]["code"] == "request_timeout"
-    assert UPLOAD_TIMEOUT_S <= closed_after < ANSWER_BOUND_S
+    assert UPLOAD_TIMEOUT_S <= closed_after < ANSWER_BOUND_S, closed_after
 
 
 # Limits from the environment
 
 
-def test_the_upload_limit_comes_from_the_environment(small_limits_server):
-    status, body = post(small_limits_server.base_url, bytes(SMALL_UPLOAD_BYTES + 1))
+@pytest.mark.parametrize("endpoint", IMAGE_ENDPOINTS)
+def test_the_upload_limit_comes_from_the_environment(small_limits_server, endpoint):
+    status, body = post(small_limits_server.base_url, bytes(SMALL_UPLOAD_BYTES + 1), endpoint=endpoint)
     assert status == 413
     assert body["error"]["code"] == "payload_too_large"
 
 
-def test_the_pixel_limit_comes_from_the_environment(small_limits_server):
+@pytest.mark.parametrize("endpoint", IMAGE_ENDPOINTS)
+def test_the_pixel_limit_comes_from_the_environment(small_limits_server, endpoint):
     side = 400
     assert side * side > SMALL_IMAGE_PIXELS
-    big = render_strokes(SEVEN, side=side)
-    status, body = post(small_limits_server.base_url, png_of(big))
+    big = render_strokes(SEVEN, size=(side, side))
+    status, body = post(small_limits_server.base_url, png_of(big), endpoint=endpoint)
     assert status == 422
     assert body["error"]["code"] == "too_many_pixels"
 
@@ -232,8 +243,8 @@ def test_a_killed_worker_is_replaced_and_no_later_request_fails(start_server, se
         while not stop.is_set():
             try:
                 post(server.base_url, seven_png)
-            except OSError:
-                pass  # a request in flight on the killed worker may fail
+            except (OSError, http.client.HTTPException):
+                pass  # a request in flight on the killed worker may fail, even mid-answer
 
     loader = threading.Thread(target=load, daemon=True)
     loader.start()
@@ -315,3 +326,37 @@ def test_each_request_is_one_access_log_line_without_image_data(small_limits_ser
     assert '"POST /predict?' in lines[0] and " 200 " in lines[0]
     assert f"request_id={marker}" in lines[0]
     assert encoded[:40] not in log and encoded[-40:] not in log
+
+
+def dev_server_log(paths):
+    """Run `flask run` (Werkzeug's development server), request `paths`, and return what it logged."""
+    port = free_port()
+    command = [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port)]
+    server = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + ANSWER_BOUND_S
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline and server.poll() is None, "flask run did not start"
+                time.sleep(0.1)
+        for path in paths:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=ANSWER_BOUND_S).close()
+            except urllib.error.HTTPError as error:
+                error.close()
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=ANSWER_BOUND_S)
+    return output.decode()
+
+
+def test_the_development_servers_log_is_plain_lines_without_colour_codes():
+    log = dev_server_log(["/no/such/page"])
+    assert "\x1b[" not in log, log
+    assert "INFO werkzeug:" not in log, log
+    lines = log.splitlines()
+    assert any(line.startswith("WARNING: This is a development server.") for line in lines), log
+    assert any(line.endswith('"GET /no/such/page HTTP/1.1" 404 -') for line in lines), log

@@ -1,5 +1,6 @@
-"""Property-based tests: random bytes and random images never crash preprocessing,
-and the API never answers 5xx nor strays from its OpenAPI document.
+"""Property-based tests: random bytes and random images never crash preprocessing
+nor the reading of a number, and neither image endpoint (/predict,
+/predict/number) ever answers 5xx nor strays from its OpenAPI document.
 
 The number of examples is kept small enough for CI (the whole module runs in
 a few seconds); set FUZZ_EXAMPLES to run more, e.g. `FUZZ_EXAMPLES=2000
@@ -19,9 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+import model
 from app import create_app
-from model import IMAGE_SIDE
+from model import IMAGE_SIDE, N_CLASSES
 from model.preprocess import InputImageError, decode_image, ink_intensity, preprocess
+from model.recognise import recognise_number
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
 """Examples per property; the API fuzzing runs this many per operation."""
@@ -181,6 +184,56 @@ def test_damaged_images_never_crash(drawn, flips, cut):
     digit = preprocess_or_input_error(bytes(data[: max(1, int(cut * len(data)))]))
     if digit is not None:
         assert_network_input(digit)
+
+
+@pytest.fixture(scope="module")
+def served_model():
+    """The committed model, as create_app loads it."""
+    return model.load(model.DEFAULT_MODEL_PATH)
+
+
+PROBABILITY_SUM_TOLERANCE = 1e-4
+"""Softmax outputs in float32 sum to 1 within rounding."""
+
+
+def assert_number_reading(readings, image_size):
+    """Assert what /predict/number is built from: digits left to right, each box inside the image."""
+    width, height = image_size
+    assert readings
+    lefts = [reading.box[0] for reading in readings]
+    assert lefts == sorted(lefts)
+    for reading in readings:
+        assert_network_input(reading.field)
+        left, top, box_width, box_height = reading.box
+        assert left >= 0 and top >= 0 and box_width > 0 and box_height > 0
+        assert left + box_width <= width and top + box_height <= height
+        assert reading.probabilities.shape == (N_CLASSES,)
+        assert np.all(np.isfinite(reading.probabilities))
+        assert abs(float(reading.probabilities.sum()) - 1) < PROBABILITY_SUM_TOLERANCE
+
+
+
+@FUZZ_SETTINGS
+@given(data=st.binary(max_size=4096))
+def test_random_bytes_never_crash_the_reading_of_a_number(served_model, data):
+    count_case("recognise_number(random bytes)")
+    try:
+        readings = recognise_number(data, served_model)
+    except InputImageError:
+        return
+    assert_number_reading(readings, decode_image(data).size)
+
+
+@FUZZ_SETTINGS
+@given(drawn=images())
+def test_any_valid_image_reads_as_a_number_or_a_documented_error(served_model, drawn):
+    count_case("recognise_number(random valid image)")
+    image_format, image = drawn
+    try:
+        readings = recognise_number(encode(image, image_format), served_model)
+    except InputImageError:
+        return
+    assert_number_reading(readings, image.size)
 
 
 @FUZZ_SETTINGS

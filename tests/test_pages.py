@@ -1,15 +1,19 @@
 """The pages: the drawing page and /model, with its report pictures, in the test client."""
 
 import json
+import math
 import re
 import shutil
+import subprocess
+import sys
 
 import pytest
 
 from app import create_app
 from app.headers import CONTENT_SECURITY_POLICY
-from app.pages import IMAGE_MAX_AGE_S, MODEL_PAGE_KEY, REPORT_IMAGES, STROKE_WIDTH
-from model.evaluate import DEFAULT_REPORT_DIR, REPORT_JSON
+from app.pages import IMAGE_MAX_AGE_S, MODEL_PAGE_KEY, STROKE_WIDTH
+from bench.support.server import PROJECT_ROOT
+from model.report_files import DEFAULT_REPORT_DIR, REPORT_JSON, REPORT_PICTURES
 
 REPORT_PATH = DEFAULT_REPORT_DIR / REPORT_JSON
 HTML = {"Accept": "text/html"}
@@ -33,7 +37,7 @@ def copy_report(report_dir, pictures=True, **changes):
     report.update(changes)
     (report_dir / REPORT_JSON).write_text(json.dumps(report))
     if pictures:
-        for filename in REPORT_IMAGES.values():
+        for filename in REPORT_PICTURES.values():
             shutil.copy(DEFAULT_REPORT_DIR / filename, report_dir / filename)
     return report_dir
 
@@ -63,6 +67,30 @@ def test_the_model_page_shows_the_numbers_of_the_report_and_the_model(app, clien
     assert ("The report is for another model" in text) == mismatch
 
 
+def test_the_misclassified_table_rounds_probabilities_down_as_the_picture_does(client, report):
+    html = client.get("/model").get_data(as_text=True)
+    first = report["misclassified_shown"][0]
+    shown = f"{math.floor(first['confidence'] * 100)}%"
+
+    row = f"<tr><td>{first['index']}</td><td>{first['true']}</td><td>{first['predicted']}</td><td>{shown}</td></tr>"
+    assert row in html
+
+
+DRAWING_MODULES = ("model.canvas", "model.charts", "model.evaluate", "PIL.ImageDraw")
+
+
+def test_the_web_app_never_imports_the_drawing_code():
+    code = (
+        "import sys\n"
+        "from app import create_app\n"
+        "create_app({'TESTING': True}).test_client().get('/model')\n"
+        f"print(sorted(name for name in {DRAWING_MODULES!r} if name in sys.modules))"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                               timeout=60, check=True)
+    assert completed.stdout.strip() == "[]"
+
+
 def test_the_model_page_has_no_inline_script_or_style_and_a_strict_policy(client, report):
     response = client.get("/model")
     html = response.get_data(as_text=True)
@@ -78,7 +106,7 @@ def test_the_model_page_links_its_pictures_by_digest(app, client, report):
     html = client.get("/model").get_data(as_text=True)
     images = app.extensions[MODEL_PAGE_KEY].images
 
-    assert set(images) == set(REPORT_IMAGES)
+    assert set(images) == set(REPORT_PICTURES)
     for image in images.values():
         assert f"/model/report/{image.name}.png?v={image.digest}" in html
 
@@ -97,7 +125,7 @@ def test_the_drawing_page_gives_the_stroke_width_to_its_script(client):
     assert f'data-stroke-width="{STROKE_WIDTH}"' in html
 
 
-@pytest.mark.parametrize("name", sorted(REPORT_IMAGES))
+@pytest.mark.parametrize("name", sorted(REPORT_PICTURES))
 def test_a_report_picture_is_served_and_cached_by_digest(app, client, name):
     image = app.extensions[MODEL_PAGE_KEY].images[name]
 
@@ -107,7 +135,7 @@ def test_a_report_picture_is_served_and_cached_by_digest(app, client, name):
 
     assert response.status_code == 200
     assert response.mimetype == "image/png"
-    assert data == (DEFAULT_REPORT_DIR / REPORT_IMAGES[name]).read_bytes()
+    assert data == (DEFAULT_REPORT_DIR / REPORT_PICTURES[name]).read_bytes()
     assert response.cache_control.max_age == IMAGE_MAX_AGE_S
     assert response.cache_control.immutable
     assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -195,7 +223,7 @@ def test_a_report_for_another_model_is_flagged(tmp_path, report):
 
 def test_a_missing_picture_is_explained_not_linked(tmp_path, report):
     copy_report(tmp_path)
-    (tmp_path / REPORT_IMAGES["misclassified"]).unlink()
+    (tmp_path / REPORT_PICTURES["misclassified"]).unlink()
     client = app_with_report(tmp_path).test_client()
 
     html = client.get("/model").get_data(as_text=True)

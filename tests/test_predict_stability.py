@@ -1,10 +1,10 @@
 """/predict answers exactly what the plain pipeline computes, so speed-ups cannot change results.
 
-The reference chains model.preprocess's step functions one by one, as its
-module docstring lists them, and runs the network in float64; /predict runs
+The reference runs model.preprocess's steps one by one, from the same
+`DIGIT_FIELD_STEPS` the app uses, and the network in float64; /predict runs
 whatever the hot path has become. Over drawings of different digits, styles,
 stroke widths, canvas sizes and request forms, the two must agree to within
-the JSON's rounding. A new preprocessing step belongs in the reference too.
+the JSON's rounding.
 """
 
 import base64
@@ -15,16 +15,10 @@ import pytest
 
 from model import N_PIXELS
 from model.network import Network
-from model.preprocess import (
-    DEFAULT_MAX_PIXELS,
-    centre_by_mass,
-    crop_to_ink,
-    decode_image,
-    fit_to_box,
-    ink_intensity,
-    thicken_thin_strokes,
-)
-from tests.drawing import CANVAS_SIDE, encode_style, png_of, render_strokes
+from bench.support.drawing import encode_style, png_of
+from model.handwriting import CANVAS_HEIGHT as CANVAS_SIDE
+from model.handwriting import render_strokes
+from model.preprocess import DEFAULT_MAX_PIXELS, DIGIT_FIELD_STEPS, decode_image, ink_intensity
 
 TOLERANCE = 1e-5
 """Rounding to 6 decimals and float32 arithmetic stay well inside this."""
@@ -107,11 +101,10 @@ def reference_network(app):
 
 def reference_probabilities(png, network):
     """Chain the preprocessing steps by hand and run the float64 network; shape (10,)."""
-    image = decode_image(png, DEFAULT_MAX_PIXELS)
-    ink = crop_to_ink(ink_intensity(image))
-    ink = crop_to_ink(thicken_thin_strokes(ink))
-    digit_image = centre_by_mass(fit_to_box(ink))
-    return network.forward(digit_image.reshape(1, N_PIXELS))[-1][0]
+    field = ink_intensity(decode_image(png, DEFAULT_MAX_PIXELS))
+    for step in DIGIT_FIELD_STEPS:
+        field = step(field)
+    return network.forward(field.reshape(1, N_PIXELS))[-1][0]
 
 
 @pytest.mark.parametrize(("shape", "style", "line_width", "side", "form"), CASES)

@@ -26,7 +26,8 @@ from model.preprocess import (
     stroke_width,
     thicken_thin_strokes,
 )
-from tests.drawing import STYLES, draw_png, encode_style, png_of, render_strokes
+from bench.support.drawing import STYLES, draw_png, encode_style, png_of
+from model.handwriting import render_strokes
 
 SEVEN = [[(70, 60), (210, 60), (120, 230)]]
 """A "7" drawn in one stroke, as canvas coordinates."""

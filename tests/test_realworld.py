@@ -10,7 +10,7 @@ the same thing in more detail; both choose samples with the same function.
 import pytest
 
 from bench.realworld import PredictClient, classify_cases, regression_cases, render_case
-from tests.drawing import load_handwriting
+from model.handwriting import load_handwriting
 
 N_DRAWINGS = 200
 SEED = 0

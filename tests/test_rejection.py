@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import model
+from bench.support.drawing import STYLES, draw_png
 from model import negatives
 from model.network import Network
 from model.preprocess import digit_field, ink_from_bytes
@@ -17,9 +18,7 @@ from model.rejection import (
     RejectionArraysError,
 )
 from model.train_rejection import fit_head, main, threshold_for
-from tests.drawing import STYLES, draw_png
 
-COMMITTED_HEAD_PATH = model.DEFAULT_MODEL_PATH.parent / "not_digit.npz"
 
 def ellipse(centre_x, centre_y, half_width, half_height, n_points=21):
     """Return a closed oval stroke as canvas points."""
@@ -49,7 +48,7 @@ def network():
 
 @pytest.fixture(scope="module")
 def committed_head(network):
-    return NotDigitHead.load(COMMITTED_HEAD_PATH, network.layer_sizes)
+    return network.not_digit
 
 
 @pytest.fixture()
@@ -103,12 +102,20 @@ def test_arrays_round_trip(small_head):
     assert copy.describe() == small_head.describe()
 
 
-def test_a_saved_head_loads_from_its_file_without_pickle(small_head, tmp_path):
-    path = tmp_path / "head.npz"
-    small_head.save(path)
+def test_a_head_travels_in_the_model_file_without_pickle(network, small_head, tmp_path):
+    path = tmp_path / "model.npz"
+    network.with_not_digit(small_head).save(path)
     with np.load(path, allow_pickle=False) as archive:
         assert all(archive[key].dtype != object for key in archive.files)
-    assert NotDigitHead.load(path).layer_sizes == small_head.layer_sizes
+    assert model.load(path).not_digit.layer_sizes == small_head.layer_sizes
+
+
+def test_a_malformed_head_in_the_model_file_stops_loading_naming_it(network, small_head, tmp_path):
+    path = tmp_path / "model.npz"
+    arrays = {**network.with_not_digit(small_head).to_arrays(), "not_digit_threshold": np.array(2.0, np.float32)}
+    np.savez(path, format_version=np.array(2), kind=np.array("mlp"), metadata=np.array("{}"), **arrays)
+    with pytest.raises(model.ModelFileError, match="not-a-digit head: .*threshold"):
+        model.load(path)
 
 
 def test_arrays_beside_the_networks_own_are_ignored(small_head):
@@ -150,13 +157,6 @@ def test_malformed_arrays_are_refused_with_a_reason(small_head, key, value, mess
 def test_a_head_that_does_not_fit_the_network_is_refused(small_head):
     with pytest.raises(RejectionArraysError, match="reads 1600 features, but layers"):
         NotDigitHead.from_arrays(small_head.to_arrays(), (784, 500, 500, 10))
-
-
-def test_a_file_that_is_not_an_archive_is_refused(tmp_path):
-    path = tmp_path / "head.npz"
-    path.write_bytes(b"not a zip file")
-    with pytest.raises(RejectionArraysError, match="not a readable .npz file"):
-        NotDigitHead.load(path)
 
 
 def test_gradients_match_finite_differences():

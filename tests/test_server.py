@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 
 from model import N_CLASSES, N_PIXELS
 from model.network import Network
-from tests.server import SERVER_START_TIMEOUT_S
+from bench.support.server import SERVER_START_TIMEOUT_S
 
 FAILED_START_BOUND_S = 15
 """A server with a bad model must exit this soon: at once, not after a health-check timeout."""
@@ -46,6 +46,22 @@ def test_procfile_server_recognises_a_posted_png(live_server, seven_png):
     status, body = post(f"{live_server}/predict", seven_png, "image/png")
     assert status == 200
     assert body["digit"] == 7
+
+
+def test_procfile_server_reads_a_posted_number(live_server, number_png):
+    status, body = post(f"{live_server}/predict/number", number_png("1047"), "image/png")
+    assert status == 200
+    assert body["number"] == "1047"
+    assert len(body["digits"]) == 4
+
+
+def test_procfile_server_refuses_more_marks_than_max_digits(start_server, number_png):
+    server = start_server({"MAX_DIGITS": "2"})
+    server.wait_until_healthy()
+    status, body = post(f"{server.base_url}/predict/number", number_png("111"), "image/png")
+    assert status == 422
+    assert body["error"]["code"] == "too_many_digits"
+    assert "at most 2" in body["error"]["message"]
 
 
 def test_procfile_server_answers_bad_input_with_a_json_error(live_server):

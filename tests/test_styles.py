@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from model.mnist import load_mnist
-from model.styles import MASS_CENTRE, Styler, StyleParams, centre_of_mass, segment_ink, shift_images
+from model.preprocess import MNIST_CENTRE
+from model.styles import Styler, StyleParams, centre_of_mass, segment_ink, shift_images
 
 PER_DIGIT = 40
 ALWAYS = StyleParams(flag_rate=1.0, base_rate=0.0, slash_rate=1.0, hook_rate=1.0)
@@ -104,7 +105,7 @@ def test_styled_digits_keep_their_centre_of_mass_at_mnist_centre(digits):
     images, labels = digits
     styled = Styler(ALWAYS)(images, labels, np.random.default_rng(4))
     centres = centre_of_mass(styled[np.isin(labels, STYLED_DIGITS)])
-    assert np.abs(centres - MASS_CENTRE).max() <= 0.5 + 1e-4
+    assert np.abs(centres - MNIST_CENTRE).max() <= 0.5 + 1e-4
 
 
 def test_range_shape_dtype_and_input_untouched(digits):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.chromium import CHROMIUM_PATH, NUDGE_POINTS, launch_chromium
+from bench.support.chromium import CHROMIUM_PATH, NUDGE_POINTS, launch_chromium
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 ARTIFACTS_DIR = PROJECT_ROOT / "tests" / "artifacts"
@@ -22,8 +22,13 @@ ARTIFACTS_DIR = PROJECT_ROOT / "tests" / "artifacts"
 DESKTOP_VIEWPORT = {"width": 1280, "height": 800}
 PHONE_VIEWPORT = {"width": 390, "height": 844}
 
-LOGICAL_SIZE = 280
-"""Side of the page's logical drawing space, as in static/app.js."""
+SURFACE_HEIGHT = 280
+"""Height of the page's drawing surface in drawing units, as in static/surface.js.
+
+A point (x, y) in drawing units is at (left + x * k, top + y * k) on screen,
+with k the canvas's CSS height / SURFACE_HEIGHT; the surface is as many units
+wide as its shape gives.
+"""
 
 PREDICTION_TIMEOUT_S = 10
 """How long a drawing may take to be answered before a test fails."""
@@ -124,10 +129,21 @@ def canvas_box(page):
     return box
 
 
-def to_viewport(page, points):
-    """Map logical (x, y) points on the 280 x 280 drawing to viewport pixels."""
+def units_to_pixels(page):
+    """Return k, the CSS pixels a drawing unit takes on screen."""
+    return canvas_box(page)["height"] / SURFACE_HEIGHT
+
+
+def surface_width(page):
+    """Return the drawing surface's width in drawing units."""
     box = canvas_box(page)
-    scale = box["width"] / LOGICAL_SIZE
+    return box["width"] / units_to_pixels(page)
+
+
+def to_viewport(page, points):
+    """Map (x, y) points in drawing units to viewport pixels."""
+    box = canvas_box(page)
+    scale = units_to_pixels(page)
     return [(box["x"] + x * scale, box["y"] + y * scale) for x, y in points]
 
 
@@ -179,21 +195,49 @@ def wait_for_idle(page, timeout_s=PREDICTION_TIMEOUT_S):
                timeout_s)
 
 
-def wait_for_prediction(page, timeout_s=PREDICTION_TIMEOUT_S):
-    """Wait for the answer to the drawing so far and return the digit shown.
+def wait_for_shown(page, text_of, what, timeout_s=PREDICTION_TIMEOUT_S):
+    """Wait for the answer to the drawing so far and return `text_of(page)`.
 
     Call it after a stroke. It waits until the page has no /predict request
     scheduled or in flight (the answer to the last stroke is then on
-    screen) and `#digit` is not empty, nudging the page as `wait_until`
-    explains, and fails with the status line if that takes over `timeout_s`.
+    screen) and `text_of(page)` is not empty, nudging the page as
+    `wait_until` explains, and fails naming `what`, with the status line,
+    if that takes over `timeout_s`.
     """
+    wait_until(page, lambda: is_idle(page) and text_of(page) != "", what, timeout_s)
+    return text_of(page)
+
+
+def wait_for_prediction(page, timeout_s=PREDICTION_TIMEOUT_S):
+    """Wait for the answer to a drawing of one digit and return the digit in #digit."""
+    return wait_for_shown(page, digit_text, "a predicted digit in #digit", timeout_s)
+
+
+def wait_for_number(page, timeout_s=PREDICTION_TIMEOUT_S):
+    """Wait for the answer to a drawing and return the number read in #number."""
+    return wait_for_shown(page, number_text, "a number read in #number", timeout_s)
+
+
+def wait_for_answer(page, timeout_s=PREDICTION_TIMEOUT_S):
+    """Wait until the drawing so far is answered, whatever the answer; return the status line."""
     wait_until(
         page,
-        lambda: is_idle(page) and digit_text(page) != "",
-        "a predicted digit in #digit",
+        lambda: is_idle(page) and "has-prediction" in (page.locator("#result").get_attribute("class") or ""),
+        "an answer to the drawing",
         timeout_s,
     )
-    return digit_text(page)
+    return status_text(page)
+
+
+def load_every_image(page):
+    """Scroll each image into view (they load lazily), wait for it, return [(src, naturalWidth)]."""
+    images = page.locator("img")
+    for index in range(images.count()):
+        images.nth(index).scroll_into_view_if_needed()
+    # A function, not a bare expression: Playwright evaluates a bare expression with eval()
+    # on every poll, which the page's Content-Security-Policy rightly refuses.
+    page.wait_for_function("() => [...document.images].every(image => image.complete)")
+    return images.evaluate_all("images => images.map(i => [i.currentSrc, i.naturalWidth])")
 
 
 def settle(page):
@@ -207,12 +251,16 @@ def stroke_width(page):
 
 
 def history_digits(page):
-    """Return the digits of the history's items, newest first."""
-    return page.locator("#history > li").evaluate_all("items => items.map(i => i.dataset.digit)")
+    """Return the answers of the history's items (the numbers read), newest first."""
+    return page.locator("#history > li").evaluate_all("items => items.map(i => i.dataset.answer)")
 
 
 def digit_text(page):
     return page.locator("#digit").text_content().strip()
+
+
+def number_text(page):
+    return page.locator("#number").text_content().strip()
 
 
 def status_text(page):

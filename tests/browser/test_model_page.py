@@ -1,4 +1,4 @@
-"""The model page in a real browser: its pictures, its numbers, its layout, the links."""
+"""The model page in a real browser: its pictures, its numbers, the links (its layout: test_layout.py)."""
 
 import json
 
@@ -7,17 +7,9 @@ import pytest
 from model import DEFAULT_MODEL_PATH
 from model.evaluate import DEFAULT_REPORT_DIR, REPORT_JSON
 from model.network import Network
-from tests.browser.conftest import (
-    ARTIFACTS_DIR,
-    DESKTOP_VIEWPORT,
-    PHONE_VIEWPORT,
-    draw_stroke,
-    settle,
-    wait_for_prediction,
-)
+from tests.browser.conftest import load_every_image
 
 REPORT_PATH = DEFAULT_REPORT_DIR / REPORT_JSON
-SEVEN = [(80, 60), (200, 60), (120, 230)]
 
 
 @pytest.fixture(scope="module")
@@ -36,17 +28,6 @@ def network():
 @pytest.fixture()
 def model_page(new_page):
     return new_page("/model")
-
-
-def load_every_image(page):
-    """Scroll each image into view (they load lazily), wait for it, return [(src, naturalWidth)]."""
-    images = page.locator("img")
-    for index in range(images.count()):
-        images.nth(index).scroll_into_view_if_needed()
-    # A function, not a bare expression: Playwright evaluates a bare expression with eval()
-    # on every poll, which the page's Content-Security-Policy rightly refuses.
-    page.wait_for_function("() => [...document.images].every(image => image.complete)")
-    return images.evaluate_all("images => images.map(i => [i.currentSrc, i.naturalWidth])")
 
 
 def text(page, selector):
@@ -112,28 +93,3 @@ def test_the_pages_link_to_each_other(page):
     page.get_by_role("link", name="Back to drawing").click()
     page.wait_for_url(lambda url: url.endswith("/"))
     assert page.locator("canvas").count() == 1
-
-
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-@pytest.mark.parametrize(("name", "viewport"), [("phone", PHONE_VIEWPORT),
-                                                ("desktop", DESKTOP_VIEWPORT)])
-def test_screenshots_fit_the_screen(new_page, name, viewport, scheme):
-    """Save both pages' screenshots into tests/artifacts/ and check nothing overflows sideways."""
-    ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
-    suffix = "" if scheme == "light" else "-dark"
-
-    page = new_page("/model", viewport=viewport, color_scheme=scheme)
-    load_every_image(page)
-    page.screenshot(path=ARTIFACTS_DIR / f"model-{name}{suffix}.png", full_page=True)
-    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
-    widths = page.locator("img").evaluate_all(
-        "images => images.map(i => i.getBoundingClientRect().right)")
-    assert max(widths) <= viewport["width"]
-
-    if scheme == "dark":  # The light drawing page is saved by test_page.py's layout test.
-        page = new_page("/", viewport=viewport, color_scheme=scheme)
-        draw_stroke(page, SEVEN)
-        wait_for_prediction(page)
-        settle(page)
-        page.screenshot(path=ARTIFACTS_DIR / f"page-{name}{suffix}.png", full_page=True)
-        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]

@@ -1,7 +1,9 @@
 """Start the real web process from the Procfile, for tests and benchmarks.
 
 The server is gunicorn run from the project root with the repository's
-gunicorn.conf.py and `PORT` set, exactly as Heroku runs it.
+gunicorn.conf.py and `PORT` set, exactly as Heroku runs it. Another
+checkout of the project (a baseline revision, for a before/after benchmark)
+is served the same way from its own root, with this interpreter's packages.
 """
 
 import contextlib
@@ -17,7 +19,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 SERVER_START_TIMEOUT_S = 30
 """How long the real server may take to answer /healthz."""
@@ -32,9 +34,9 @@ class ServerStartError(RuntimeError):
     """The server exited or did not answer in time; the message holds its log."""
 
 
-def procfile_command(process_type="web"):
-    """Return the Procfile's command for `process_type` as an argument list."""
-    for line in (PROJECT_ROOT / "Procfile").read_text().splitlines():
+def procfile_command(process_type="web", root=PROJECT_ROOT):
+    """Return the command for `process_type` in the Procfile of the project at `root`, as an argument list."""
+    for line in (Path(root) / "Procfile").read_text().splitlines():
         name, _, command = line.partition(":")
         if name.strip() == process_type:
             return shlex.split(command)
@@ -61,13 +63,15 @@ class ProcfileServer:
     Use as a context manager, or call `start` and `stop`. `base_url` is set
     once started; the combined stdout and stderr go to `log_path`.
     `app_spec` (e.g. "bench.bare_app:create_app()") serves another app with
-    the same command and gunicorn.conf.py, for benchmarks.
+    the same command and gunicorn.conf.py, for benchmarks. `root` serves
+    another checkout of the project, with its own Procfile and gunicorn.conf.py.
     """
 
-    def __init__(self, log_path, extra_env=None, app_spec=None):
+    def __init__(self, log_path, extra_env=None, app_spec=None, root=PROJECT_ROOT):
         self.log_path = Path(log_path)
         self.extra_env = dict(extra_env or {})
-        self.command = procfile_command()
+        self.root = Path(root)
+        self.command = procfile_command(root=self.root)
         if app_spec is not None:
             self.command = with_app_spec(self.command, app_spec)
         self.port = free_port()
@@ -87,7 +91,7 @@ class ProcfileServer:
         self._log_file = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             self.command,
-            cwd=PROJECT_ROOT,
+            cwd=self.root,
             env=env,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,

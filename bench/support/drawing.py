@@ -1,0 +1,47 @@
+"""Drawings as the page sends them, for tests and benchmarks.
+
+`model.handwriting.render_strokes` draws strokes with the page's pen;
+`encode_style` stores that ink in one of the three styles the API accepts,
+and `draw_png` does both and encodes the PNG.
+"""
+
+import io
+
+from PIL import Image
+
+from model.handwriting import CANVAS_HEIGHT, FULL_INK, PEN_WIDTH, render_strokes
+
+STYLES = ("transparent", "white", "black")
+"""Transparent canvas with ink in alpha; dark ink on white; light ink on black."""
+
+CANVAS_SIZE = (CANVAS_HEIGHT, CANVAS_HEIGHT)
+"""(width, height) of the square canvas the page had for single digits."""
+
+
+def encode_style(ink, style):
+    """Return the ink image (mode "L", 255 = full ink) in one of the API's three styles, as a Pillow image."""
+    if style == "transparent":
+        image = Image.new("RGBA", ink.size, (0, 0, 0, 0))
+        image.putalpha(ink)
+        return image
+    if style == "white":
+        paper = ink.point(lambda value: FULL_INK - value)
+        return Image.merge("RGB", [paper] * 3)
+    if style == "black":
+        return ink.copy()
+    raise ValueError(f"style must be one of {STYLES}, got {style!r}")
+
+
+def png_of(image):
+    """Encode a Pillow image as PNG bytes."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def draw_png(strokes, style="transparent", line_width=PEN_WIDTH, size=CANVAS_SIZE):
+    """Return PNG bytes of the strokes drawn with the page's pen on a surface of `size` (width, height).
+
+    strokes : list of strokes, each a list of (x, y) points in drawing units
+    """
+    return png_of(encode_style(render_strokes(strokes, line_width, size), style))
