@@ -4,7 +4,7 @@ CONFIDENCE_THRESHOLD = 0.9
 """Top probability below which an answer is flagged as unsure.
 
 Chosen on the UNIPEN development drawings (`python -m bench.realworld`
-prints the table): see the README's "Real drawings" section for the
+prints the table): see docs/accuracy.md, "Real drawings", for the
 trade-off measured with the committed model.
 """
 
