@@ -1,8 +1,9 @@
 """The pages people open in a browser: the drawing page and the model page.
 
 The model page shows what training and evaluation recorded for the model
-the server runs: its metadata (in the model file) and the evaluation report
-that `python -m model.evaluate` writes into model/report/. Both are read
+the server runs: its metadata (in the model file, with what its not-a-digit
+head measured) and the evaluation report that `python -m model.evaluate`
+writes into model/report/. Both are read
 once at start-up by `describe_model`, which prepares every number and
 string the page shows, so a request only fills in the template. A missing
 or unreadable report does not stop the app: the page says what is wrong.
@@ -28,7 +29,7 @@ from PIL import Image, UnidentifiedImageError
 
 from model import IMAGE_SIDE, N_CLASSES, PEN_WIDTH
 from model.formatting import UNKNOWN, duration, percent, probability_percent
-from model.metrics import confusion_shades
+from model.metrics import confusion_shades, most_accepted_characters
 from model.report_files import REPORT_FORMAT, REPORT_JSON, REPORT_PICTURES
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,11 @@ HEAT_LEVELS = 8
 
 BYTES_PER_MB = 1024 * 1024
 
+SHARE_DECIMALS = 1
+"""Decimals of a character's share rejected: a few dozen samples each, so tenths are plenty."""
+
+THRESHOLD_DECIMALS = 3
+
 
 class ReportImage(NamedTuple):
     """A picture of the report: its URL name, the digest that versions it, its pixel size."""
@@ -70,6 +76,7 @@ class ModelDescription(NamedTuple):
     """Everything the model page shows, prepared at start-up.
 
     model       : dict, what the model file says about itself (always there)
+    rejection   : dict or None, what its not-a-digit head measured; None without a head
     report      : dict or None, the evaluation report, ready to show
     problem     : str or None, why there is no report
     report_dir  : Path of the folder the pictures are served from
@@ -77,6 +84,7 @@ class ModelDescription(NamedTuple):
     """
 
     model: dict
+    rejection: dict | None
     report: dict | None
     problem: str | None
     report_dir: Path
@@ -126,9 +134,10 @@ def flatten(value, prefix=""):
 
 
 def describe_network(description, model_path):
-    """Return what the model page shows about the model: architecture, size, training record.
+    """Return what the model page shows about the model: its summary, size, training record.
 
-    description : the model's own `describe()`: plain data, never its weights.
+    description : the model's own `describe()`: plain data, never its weights
+                  or its layers, so that any kind of model can be shown.
     """
     metadata = description["metadata"]
     history = metadata.get("history") or []
@@ -138,9 +147,8 @@ def describe_network(description, model_path):
         file_size = None
     return {
         "version": description["version"],
-        "layer_sizes": description["layer_sizes"],
+        "summary": description["summary"],
         "architecture": description["architecture"],
-        "hidden": description["hidden"],
         "parameter_count": f"{description['parameter_count']:,}",
         "dtype": description["dtype"],
         "file_size": None if file_size is None else f"{file_size / BYTES_PER_MB:.1f} MB",
@@ -172,6 +180,53 @@ def describe_network(description, model_path):
             if isinstance(entry, dict)
         ],
     }
+
+
+def describe_rejection(head):
+    """Return what the not-a-digit head measured, ready to show; None for a model without one.
+
+    head : the "not_digit" part of the model's `describe()`: its threshold,
+           training record and the figures training measured on UNIPEN
+           writers never used for training (under "measuring_writers").
+    """
+    if head is None:
+        return None
+    measured = head.get("measuring_writers") or {}
+    per_digit = measured.get("digits_rejected_per_digit") or {}
+    generated = measured.get("generated_rejected") or {}
+    trained_on = head.get("generated_kinds") or []
+    cross_validated = head.get("cross_validated") or {}
+    return {
+        "threshold": _number(head.get("threshold"), THRESHOLD_DECIMALS),
+        "command": head.get("command"),
+        "trained_at": timestamp(head.get("trained_at")),
+        "training_time": duration(head.get("training_seconds")),
+        "others_rejected": percent(measured.get("others_rejected")),
+        "others_counted": _count(measured.get("others_counted")),
+        "digits_rejected": percent(measured.get("digits_rejected")),
+        "digits_counted": _count(measured.get("digits_counted")),
+        "mnist_test_rejected": percent(measured.get("mnist_test_rejected")),
+        "cross_validated_others": percent(cross_validated.get("others_rejected")),
+        "cross_validated_digits": percent(cross_validated.get("digits_rejected")),
+        "per_digit": [
+            {"digit": digit, "rejected": percent(per_digit.get(str(digit)))} for digit in range(N_CLASSES)
+        ],
+        "most_accepted": [
+            {"character": character, "samples": f"{samples:,}", "rejected": percent(rejected, SHARE_DECIMALS)}
+            for character, samples, rejected in most_accepted_characters(measured.get("others_most_accepted") or {})
+        ],
+        "generated": [
+            {"kind": kind.replace("_", " "), "rejected": percent(share), "trained_on": kind in trained_on}
+            for kind, share in sorted(generated.items())
+        ],
+    }
+
+
+def _count(value):
+    """Write a count with thousands separators: 6500 is '6,500'; UNKNOWN when missing."""
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return UNKNOWN
+    return f"{int(value):,}"
 
 
 def _number(value, decimals=4):
@@ -228,6 +283,7 @@ def describe_report(report, model_version):
                 }
                 for entry in per_digit
             ],
+            "not_digit_rejected": _evaluated_rejection(report.get("not_digit")),
             "confusion": heat_map(counts),
             "top_confusions": [
                 {"true": int(entry["true"]), "predicted": int(entry["predicted"]), "count": int(entry["count"])}
@@ -245,6 +301,16 @@ def describe_report(report, model_version):
         }
     except (KeyError, TypeError, ValueError) as error:
         raise ReportError(f"{REPORT_JSON} lacks what the page needs ({type(error).__name__}: {error})") from None
+
+
+def _evaluated_rejection(rejection):
+    """Return the share of test digits the evaluation saw rejected, None in a report without it.
+
+    Reports written before the not-a-digit head have no "not_digit" part; they stay readable.
+    """
+    if not isinstance(rejection, dict) or not isinstance(rejection.get("mnist_test"), dict):
+        return None
+    return percent(rejection["mnist_test"].get("rejected"))
 
 
 def heat_map(counts):
@@ -297,16 +363,18 @@ def describe_model(served_model, model_path, report_dir):
     never stops start-up, since the app can recognise digits without it.
     """
     report_dir = Path(report_dir).resolve()
-    model = describe_network(served_model.describe(), model_path)
+    description = served_model.describe()
+    model = describe_network(description, model_path)
+    rejection = describe_rejection(description.get("not_digit"))
     try:
         report = describe_report(read_report(report_dir), model["version"])
     except ReportError as error:
         logger.warning("the /model page has no evaluation report: %s", error)
-        return ModelDescription(model, None, str(error), report_dir, {})
+        return ModelDescription(model, rejection, None, str(error), report_dir, {})
     if not report["matches_model"]:
         logger.warning("the evaluation report describes model %s, but the app serves %s",
                        report["model_version"], model["version"])
-    return ModelDescription(model, report, None, report_dir, report_images(report_dir))
+    return ModelDescription(model, rejection, report, None, report_dir, report_images(report_dir))
 
 
 def get_model_description():
@@ -325,11 +393,12 @@ def index():
 
 @bp.get("/model")
 def model_page():
-    """Show how the model was made and how well it does on the MNIST test set."""
+    """Show how the model was made, how well it reads the MNIST test set and rejects non-digits."""
     description = get_model_description()
     return render_template(
         "model.html",
         model=description.model,
+        rejection=description.rejection,
         report=description.report,
         problem=description.problem,
         images=description.images,

@@ -2,7 +2,9 @@
 
 Each UNIPEN sample is drawn on the page's canvas with the mouse, one move
 per recorded point, and the digit the page shows is compared with the
-label. The same samples also go the rendered-PNG route (bench.support.drawing, as
+label. The page reads its drawing with /predict/number, so it may show a
+number of several marks or say that the mark is not a digit: either counts
+as wrong for a sample of one digit. The same samples also go the rendered-PNG route (bench.support.drawing, as
 bench.realworld does), at the page's own stroke width, so one run tells
 whether the page's drawing and the benchmark's drawing get the same
 answers from the server.
@@ -45,7 +47,10 @@ SAMPLE_DEADLINE_S = 10
 """How long a drawing may take to be answered before the sample counts as a failure."""
 
 STABLE_MS = 200
-"""The answer counts as final once #digit has not changed for this long with nothing in flight."""
+"""The answer counts as final once #number has not changed for this long with nothing in flight."""
+
+NOT_A_DIGIT = "?"
+"""How the page writes a mark it was told is not a digit inside a number (static/answer.js)."""
 
 INK_LEVEL = 128
 """Alpha from which a pixel counts as ink when comparing the page's PNG with ours."""
@@ -88,11 +93,12 @@ def wait_for_answer(page, watcher, first_after_strokes, deadline_s=SAMPLE_DEADLI
     """Wait until the page shows its answer to the whole drawing; return the last request.
 
     The page predicts at the end of every stroke, so the answer to the
-    final drawing comes from the last /predict request it sends after the
-    last stroke. Earlier requests may still land after that stroke, so the
-    answer counts as final when at least one request has been sent since
-    the last stroke, none is in flight, the page says it is idle (when it
-    says so at all), and #digit is non-empty and unchanged for STABLE_MS.
+    final drawing comes from the last /predict/number request it sends
+    after the last stroke. Earlier requests may still land after that
+    stroke, so the answer counts as final when at least one request has
+    been sent since the last stroke, none is in flight, the page says it is
+    idle (when it says so at all), and #result shows an answer
+    (has-prediction) unchanged for STABLE_MS.
 
     Headless Chromium may hold canvas.toBlob callbacks until the next input
     event, so the page would never send its drawing while the test sits
@@ -103,23 +109,48 @@ def wait_for_answer(page, watcher, first_after_strokes, deadline_s=SAMPLE_DEADLI
         sent = len(watcher.issued) - first_after_strokes
         activity = page.locator("#result").get_attribute("data-requests")
         quiet = sent > 0 and watcher.in_flight() == 0 and activity in (None, "idle")
-        digit = text_of(page, "#digit")
-        seen = (digit, len(watcher.issued), quiet)
+        shown = shown_answer(page)
+        seen = (shown, len(watcher.issued), quiet)
         if seen != last_seen:
             last_seen, stable_since = seen, time.monotonic()
             continue
         if not quiet or (time.monotonic() - stable_since) * 1000 < STABLE_MS:
             continue
-        if digit:
+        if shown is not None:
             return watcher.issued[-1]
         status = page.locator("#status")
         if "is-error" in (status.get_attribute("class") or ""):
             raise ReplayFailure(f"the page shows an error: {text_of(page, '#status')!r}")
     raise ReplayFailure(
         f"no answer within {deadline_s} s: {len(watcher.issued) - first_after_strokes} "
-        f"/predict requests sent after the last stroke, {watcher.in_flight()} in flight, "
-        f"#digit {text_of(page, '#digit')!r}, status {text_of(page, '#status')!r}"
+        f"/predict/number requests sent after the last stroke, {watcher.in_flight()} in flight, "
+        f"#number {text_of(page, '#number')!r}, status {text_of(page, '#status')!r}"
     )
+
+
+def shown_answer(page):
+    """Return what the page shows as its answer, None while it shows none.
+
+    The text of #number: "7" for one digit, "42" or "4?" for several marks
+    ("?" for one that is not a digit), and "" for one mark that is not a
+    digit (the page then says so in #not-digit instead).
+    """
+    if "has-prediction" not in (page.locator("#result").get_attribute("class") or ""):
+        return None
+    return "".join(text_of(page, "#number").split())
+
+
+def answer_text(answered):
+    """Return the /predict/number answer written as the page writes it (see shown_answer)."""
+    digits = answered.get("digits") or []
+    if len(digits) == 1 and digits[0].get("is_digit") is False:
+        return ""
+    return "".join(str(entry["digit"]) if entry.get("is_digit", True) else NOT_A_DIGIT for entry in digits)
+
+
+def single_digit(text):
+    """Return the digit a shown answer reads as, None for a number, a non-digit or nothing."""
+    return int(text) if len(text) == 1 and text.isdigit() else None
 
 
 def png_in(body):
@@ -156,9 +187,11 @@ def replay(page, watcher, sample):
     request = wait_for_answer(page, watcher, first_after_strokes)
     response = request.response()
     answered = response.json() if response is not None and response.ok else {}
+    shown = shown_answer(page)
     return {
-        "page_digit": int(text_of(page, "#digit")),
-        "response_digit": answered.get("digit"),
+        "page_answer": shown,
+        "page_digit": single_digit(shown),
+        "response_answer": answer_text(answered),
         "page_png": png_in(watcher.bodies.get(request)),
     }
 
@@ -205,6 +238,7 @@ def replay_one(page, watcher, client, samples, index, width):
         "institution": sample["institution"],
         "writer": sample["writer"],
         "png_digit": body["digit"] if status == 200 else None,
+        "page_answer": None,
         "page_digit": None,
         "failure": None,
     }
@@ -213,8 +247,9 @@ def replay_one(page, watcher, client, samples, index, width):
     except (ReplayFailure, LookupError, PlaywrightError) as error:
         record["failure"] = str(error).splitlines()[0]
         return record
+    record["page_answer"] = shown["page_answer"]
     record["page_digit"] = shown["page_digit"]
-    record["response_digit"] = shown["response_digit"]
+    record["response_answer"] = shown["response_answer"]
     if shown["page_png"] is not None:
         record["ink_iou"] = ink_overlap(shown["page_png"], our_png)
     return record
@@ -224,7 +259,7 @@ def describe(record):
     iou = record.get("ink_iou")
     overlap = f", ink IoU {iou:.2f}" if iou is not None else ""
     return (
-        f"#{record['index']} label {record['label']}: page {record['page_digit']}, "
+        f"#{record['index']} label {record['label']}: page {record['page_answer']!r}, "
         f"PNG {record['png_digit']}{overlap} ({record['writer']})"
     )
 
@@ -233,10 +268,13 @@ def print_report(records, console_errors):
     n = len(records)
     page_right = sum(record["page_digit"] == record["label"] for record in records)
     png_right = sum(record["png_digit"] == record["label"] for record in records)
+    answered = [r for r in records if r["page_answer"] is not None]
     both = [r for r in records if r["page_digit"] is not None and r["png_digit"] is not None]
     agree = [r for r in both if r["page_digit"] == r["png_digit"]]
     failures = [record for record in records if record["failure"]]
-    mismatched = [r for r in both if r.get("response_digit") != r["page_digit"]]
+    mismatched = [r for r in answered if r.get("response_answer") != r["page_answer"]]
+    not_digits = [r for r in answered if r["page_answer"] == ""]
+    numbers = [r for r in answered if len(r["page_answer"]) > 1]
     overlaps = np.array([r["ink_iou"] for r in records if r.get("ink_iou") is not None])
 
     print(f"\nPage (pointer strokes): {percent(page_right / n)} of {n} samples")
@@ -249,12 +287,13 @@ def print_report(records, console_errors):
             f"Ink overlap (IoU) of the page's PNG and ours: median {np.median(overlaps):.3f}, "
             f"5th percentile {np.percentile(overlaps, 5):.3f}, min {overlaps.min():.3f}"
         )
+    print(f"Shown as not a digit:   {len(not_digits)} samples; as several marks: {len(numbers)}")
     if mismatched:
-        print(f"#digit differs from the last /predict answer in {len(mismatched)} samples")
+        print(f"#number differs from the last /predict/number answer in {len(mismatched)} samples")
     print(f"\n{len(failures)} failures (counted as wrong on the page)")
     for record in failures[:N_LISTED]:
         print(f"  #{record['index']} label {record['label']}: {record['failure']}")
-    disagreements = [r for r in both if r["page_digit"] != r["png_digit"]]
+    disagreements = [r for r in answered if r["page_digit"] != r["png_digit"]]
     print(f"\n{len(disagreements)} disagreements between the page and the PNG route")
     for record in disagreements[:N_LISTED]:
         print(f"  {describe(record)}")

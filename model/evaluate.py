@@ -4,8 +4,9 @@
         [--report model/report] [--limit N]
 
 The report folder receives ``report.json`` (accuracy, per-digit accuracy,
-the confusion matrix, the most frequent confusions, the model's identity and
-its training record) and four PNG pictures with the stable names of
+the confusion matrix, the most frequent confusions, how many test digits
+the not-a-digit head rejects and what its training measured, the model's
+identity and its training record) and four PNG pictures with the stable names of
 `model.report_files`, so that the /model page and the README can link to
 them. The numbers come from `model.metrics`, the pictures from
 `model.charts`; this module puts them together and runs the command line.
@@ -20,13 +21,20 @@ from pathlib import Path
 
 import numpy as np
 
-from model import DEFAULT_MODEL_PATH, N_CLASSES
+from model import DEFAULT_MODEL_PATH, N_CLASSES, load
 from model.charts import draw_confusion_matrix, draw_first_layer_weights, draw_learning_curves, draw_misclassified
 from model.files import write_atomically
 from model.formatting import percent, utc_timestamp
-from model.metrics import accuracy, most_confident_errors, per_digit_accuracy, score, top_confusions
+from model.metrics import (
+    accuracy,
+    most_accepted_characters,
+    most_confident_errors,
+    per_digit_accuracy,
+    score,
+    top_confusions,
+)
 from model.mnist import MnistError, load_test_set
-from model.network import ModelFileError, Network
+from model.network import ModelFileError
 from model.report_files import (
     CONFUSION_MATRIX_PNG,
     DEFAULT_REPORT_DIR,
@@ -42,6 +50,54 @@ from model.report_files import (
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT.parent / "shared" / "mnist"
 """The four MNIST files, beside the project (never copied into it)."""
+
+MEASURED_BY = (
+    "measured once by the head's training (python -m model.train_rejection) "
+    "on UNIPEN writers never used for training, copied from the model file"
+)
+"""Where the report's `not_digit.measuring_writers` figures come from: not from this evaluation."""
+
+N_MOST_ACCEPTED_PRINTED = 5
+"""Characters most often taken for digits named in the printed summary."""
+
+
+def rejection_report(head, labels, scores):
+    """Return the report's "not_digit" part: MNIST test rejections and the head's measured figures.
+
+    head   : the "not_digit" part of the model's `describe()`, or None
+             without a head (then the report's part is None too)
+    labels : ndarray of shape (n_samples,), the true digits scored
+    scores : Scores of the model on those samples, with its is_digit
+    """
+    if head is None:
+        return None
+    rejected = ~scores.is_digit
+    wrong = scores.predicted != labels
+    per_digit = [
+        float(rejected[labels == digit].mean()) if np.any(labels == digit) else None
+        for digit in range(N_CLASSES)
+    ]
+    measured = dict(head.get("measuring_writers") or {})
+    return {
+        "threshold": head.get("threshold"),
+        "command": head.get("command"),
+        "trained_at": head.get("trained_at"),
+        "generated_kinds": head.get("generated_kinds"),
+        "mnist_test": {
+            "samples": len(labels),
+            "rejected_count": int(rejected.sum()),
+            "rejected": float(rejected.mean()) if len(labels) else None,
+            "rejected_per_digit": per_digit,
+            "errors": int(wrong.sum()),
+            "errors_rejected": int((wrong & rejected).sum()),
+        },
+        "measuring_writers_source": MEASURED_BY,
+        "measuring_writers": measured,
+        "most_accepted": [
+            {"character": character, "samples": samples, "rejected": share}
+            for character, samples, share in most_accepted_characters(measured.get("others_most_accepted") or {})
+        ],
+    }
 
 
 def build_report(network, labels, scores, shown_errors, evaluated_at, n_available=None):
@@ -114,6 +170,7 @@ def build_report(network, labels, scores, shown_errors, evaluated_at, n_availabl
             }
             for index in shown_errors
         ],
+        "not_digit": rejection_report(network.describe()["not_digit"], labels, scores),
         "images": dict(REPORT_PICTURES),
     }
 
@@ -145,7 +202,34 @@ def format_summary(report):
         f"{entry['true']}->{entry['predicted']} ({entry['count']})" for entry in report["top_confusions"]
     )
     lines.append(f"Top confusions (true->predicted): {confusions or 'none'}")
+    lines.extend(format_rejection(report.get("not_digit")))
     return "\n".join(lines)
+
+
+def format_rejection(rejection):
+    """Return the summary's lines about the not-a-digit head, from a report's "not_digit" part."""
+    if rejection is None:
+        return ["Not a digit: this model has no not-a-digit head (every drawing is read as a digit)"]
+    test = rejection["mnist_test"]
+    lines = [
+        f"Not a digit (threshold {rejection['threshold']:.3f}): {percent(test['rejected'])} of the MNIST test digits "
+        f"rejected ({test['rejected_count']} of {test['samples']}; {test['errors_rejected']} of the "
+        f"{test['errors']} wrong answers)"
+    ]
+    measured = rejection["measuring_writers"]
+    if measured:
+        lines.append(
+            f"Measured by its training on UNIPEN measuring writers: {percent(measured.get('others_rejected'))} "
+            f"of {measured.get('others_counted')} letters and symbols rejected, "
+            f"{percent(measured.get('digits_rejected'))} of {measured.get('digits_counted')} digits"
+        )
+    accepted = ", ".join(
+        f"{entry['character']} ({percent(entry['rejected'], 1)} of {entry['samples']} rejected)"
+        for entry in rejection["most_accepted"][:N_MOST_ACCEPTED_PRINTED]
+    )
+    if accepted:
+        lines.append(f"Most often taken for digits: {accepted}")
+    return lines
 
 
 def to_json(value, indent=0):
@@ -225,7 +309,7 @@ def main(argv=None):
     """Run the command line: load, score, write the report, print the summary."""
     args = parse_args(argv)
     try:
-        network = Network.load(args.model)
+        network = load(args.model)
     except ModelFileError as error:
         sys.exit(f"error: cannot load the model: {error}")
     try:

@@ -1,4 +1,4 @@
-"""How good a network's answers are on a labelled set: confusion matrix, accuracies, worst errors.
+"""How good a network's answers are on a labelled set: confusion matrix, accuracies, worst errors, rejections.
 
 Pure functions of arrays: the evaluation report, the benchmarks and the
 /model page's heat map all count and shade in the same way.
@@ -105,11 +105,14 @@ class Scores(NamedTuple):
     probabilities : ndarray of shape (n_samples, 10), float32
     predicted     : ndarray of shape (n_samples,), the most probable digit
     confusion     : ndarray of shape (10, 10), int64, rows true, columns predicted
+    is_digit      : ndarray of shape (n_samples,), bool, False where the model
+                    answers "not a digit" (all True for a model without a head)
     """
 
     probabilities: np.ndarray
     predicted: np.ndarray
     confusion: np.ndarray
+    is_digit: np.ndarray
 
     @property
     def confidence(self):
@@ -118,10 +121,41 @@ class Scores(NamedTuple):
 
 
 def score(network, images, labels):
-    """Return the network's Scores on images (n, 28, 28) uint8 with labels (n,)."""
-    probabilities = network.predict_proba(to_features(images))
+    """Return the network's Scores on images (n, 28, 28) uint8 with labels (n,).
+
+    The model's `recognise` gives the probabilities and is_digit from one
+    forward pass, as the server answers a drawing.
+    """
+    probabilities, is_digit = network.recognise(to_features(images))
     predicted = probabilities.argmax(axis=1)
-    return Scores(probabilities, predicted, confusion_matrix(labels, predicted))
+    return Scores(probabilities, predicted, confusion_matrix(labels, predicted), np.asarray(is_digit, dtype=bool))
+
+
+def most_accepted_characters(others_most_accepted):
+    """Return the characters a not-a-digit head most often took for digits, most accepted first.
+
+    others_most_accepted : {character: {"n": samples, "rejected": share}}, as
+                           model.train_rejection records it
+    Returns a list of (character, samples, share rejected); ties go to the
+    character with more samples, then to the character itself. Entries
+    without a finite share come last.
+    """
+    rows = [
+        (character, _count(entry.get("n")), entry.get("rejected"))
+        for character, entry in others_most_accepted.items()
+        if isinstance(entry, dict)
+    ]
+    rows.sort(key=lambda row: (_finite_or_inf(row[2]), -row[1], row[0]))
+    return rows
+
+
+def _count(value):
+    """Return value as a whole count, 0 when it is not a finite number."""
+    return int(value) if isinstance(value, (int, float)) and math.isfinite(value) else 0
+
+
+def _finite_or_inf(value):
+    return value if isinstance(value, (int, float)) and math.isfinite(value) else math.inf
 
 
 def loss_and_accuracy(network, X, y):

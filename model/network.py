@@ -137,10 +137,31 @@ class Network:
         return self
 
     def describe(self):
-        """Return what a person reading about this model wants to know, as plain data."""
+        """Return what a person reading about this model wants to know, as plain data.
+
+        "summary" says in a sentence or two what kind of network this is, so
+        that the /model page can show any kind of model without knowing its layers.
+        """
         sizes = list(self.layer_sizes)
+        hidden = sizes[1:-1]
+        if len(hidden) == 1:
+            layers = f"one hidden layer of {hidden[0]} logistic units, "
+        elif hidden:
+            layers = f"{len(hidden)} hidden layers of {', '.join(map(str, hidden))} logistic units, "
+        else:
+            layers = ""
+        side = round(sizes[0] ** 0.5)
+        picture = f" of a {side} × {side} image" if side * side == sizes[0] else ""
+        summary = (
+            f"A fully connected network (multi-layer perceptron): the {sizes[0]} pixels{picture} in, "
+            f"{layers}and {sizes[-1]} softmax outputs, one probability per digit."
+        )
+        if self.not_digit is not None:
+            summary += (" A small second network reads its hidden layers' activations"
+                        " and says when a drawing is not a digit at all.")
         return {
             "kind": KIND,
+            "summary": summary,
             "version": self.version,
             "architecture": " → ".join(str(size) for size in sizes),
             "layer_sizes": sizes,

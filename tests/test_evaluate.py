@@ -10,8 +10,10 @@ from PIL import Image
 
 from bench.support.server import PROJECT_ROOT
 from model import IMAGE_SIDE, N_CLASSES, N_PIXELS
-from model.evaluate import main, write_report
+from model.evaluate import format_summary, main, write_report
+from model.mnist import to_features
 from model.network import Network
+from model.rejection import NotDigitHead
 from model.report_files import REPORT_JSON, REPORT_PICTURES
 
 REPORT_FILES = {REPORT_JSON, *REPORT_PICTURES.values()}
@@ -94,3 +96,82 @@ def test_command_line_refuses_a_missing_or_broken_model_with_a_clear_message(tmp
     assert f"error: cannot load the model: {model_path}: {problem}" in completed.stderr
     assert "Traceback" not in completed.stderr
     assert not (tmp_path / "report").exists()
+
+
+MEASURED = {
+    "digits_counted": 200,
+    "digits_rejected": 0.01,
+    "others_counted": 90,
+    "others_rejected": 0.6,
+    "others_most_accepted": {"+": {"n": 30, "rejected": 0.5}, "c": {"n": 40, "rejected": 0.25},
+                             "x": {"n": 20, "rejected": 0.25}},
+}
+"""Figures a head's training measured on measuring writers, as model.train_rejection records them."""
+
+
+@pytest.fixture()
+def scored_set():
+    """Sixty random 28 × 28 images with random labels: (images uint8, labels)."""
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, size=(60, IMAGE_SIDE, IMAGE_SIDE), dtype=np.uint8)
+    return images, rng.integers(0, N_CLASSES, size=60).astype(np.uint8)
+
+
+@pytest.fixture()
+def network_with_head(tiny_network, scored_set):
+    """The tiny network with an untrained not-a-digit head whose threshold rejects about half the set."""
+    head = NotDigitHead.initialise((1,), 16, (4,), np.random.default_rng(2))
+    activations = tiny_network.forward(to_features(scored_set[0]))
+    head.threshold = float(np.median(head.score(activations)))
+    head.metadata = {"command": "python -m model.train_rejection --seed 0", "trained_at": "2026-01-03T00:00:00Z",
+                     "generated_kinds": ["scribble"], "measuring_writers": MEASURED}
+    return tiny_network.with_not_digit(head)
+
+
+def test_report_counts_the_test_digits_the_served_model_rejects(network_with_head, scored_set, tmp_path):
+    images, labels = scored_set
+    is_digit = network_with_head.recognise(to_features(images)).is_digit
+
+    report = write_report(network_with_head, images, labels, tmp_path, evaluated_at="2026-01-02T05:00:00Z")
+
+    test = report["not_digit"]["mnist_test"]
+    assert 0 < test["rejected_count"] == np.count_nonzero(~is_digit) < len(labels)
+    assert test["rejected"] == pytest.approx(test["rejected_count"] / len(labels))
+    assert test["rejected_per_digit"] == [
+        pytest.approx(np.mean(~is_digit[labels == digit])) for digit in range(N_CLASSES)
+    ]
+    predicted = network_with_head.predict(to_features(images))
+    assert test["errors_rejected"] == np.count_nonzero((predicted != labels) & ~is_digit)
+    assert report["not_digit"]["threshold"] == network_with_head.not_digit.threshold
+    assert json.loads((tmp_path / REPORT_JSON).read_text())["not_digit"] == report["not_digit"]
+
+
+def test_report_carries_the_heads_measured_figures_and_says_where_they_come_from(network_with_head, scored_set,
+                                                                                 tmp_path):
+    report = write_report(network_with_head, *scored_set, tmp_path)
+
+    rejection = report["not_digit"]
+    assert rejection["measuring_writers"] == MEASURED
+    assert "python -m model.train_rejection" in rejection["measuring_writers_source"]
+    assert "UNIPEN writers never used for training" in rejection["measuring_writers_source"]
+    assert rejection["command"] == "python -m model.train_rejection --seed 0"
+    assert [entry["character"] for entry in rejection["most_accepted"]] == ["c", "x", "+"], \
+        "least rejected first, then more samples"
+
+
+def test_summary_prints_the_rejection_figures(network_with_head, scored_set, tmp_path):
+    report = write_report(network_with_head, *scored_set, tmp_path)
+    test = report["not_digit"]["mnist_test"]
+
+    summary = format_summary(report)
+
+    assert f"{test['rejected']:.2%} of the MNIST test digits rejected ({test['rejected_count']} of 60" in summary
+    assert "Measured by its training on UNIPEN measuring writers: 60.00% of 90 letters and symbols rejected" in summary
+    assert "Most often taken for digits: c (25.0% of 40 rejected), x (25.0% of 20 rejected)" in summary
+
+
+def test_a_model_without_a_head_has_no_rejection_figures(tiny_network, scored_set, tmp_path):
+    report = write_report(tiny_network, *scored_set, tmp_path)
+
+    assert report["not_digit"] is None
+    assert "this model has no not-a-digit head" in format_summary(report)

@@ -3,16 +3,21 @@
 import json
 import math
 import re
+from html import unescape as html_unescape
 import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+import model
 from app import create_app
 from app.headers import CONTENT_SECURITY_POLICY
 from app.pages import IMAGE_MAX_AGE_S, MODEL_PAGE_KEY, STROKE_WIDTH
 from bench.support.server import PROJECT_ROOT
+from model import N_CLASSES, N_PIXELS
+from model.network import Network
 from model.report_files import DEFAULT_REPORT_DIR, REPORT_JSON, REPORT_PICTURES
 
 REPORT_PATH = DEFAULT_REPORT_DIR / REPORT_JSON
@@ -245,3 +250,128 @@ def test_the_report_is_read_once_at_start_up(tmp_path, report):
 
     assert "50.00%" in page_text(response)
     assert app.extensions[MODEL_PAGE_KEY] is described
+
+
+@pytest.fixture(scope="module")
+def head():
+    """What the committed model's not-a-digit head says about itself, as describe() gives it."""
+    described = model.load().describe()["not_digit"]
+    if described is None:
+        pytest.skip("the committed model has no not-a-digit head")
+    return described
+
+
+def section(response, section_id):
+    """The HTML of one <section> of a page, by its id."""
+    html = response.get_data(as_text=True)
+    start = html.index(f'<section id="{section_id}"')
+    return html[start : html.index("</section>", start)]
+
+
+def table_rows(html, table_id):
+    """The rows of a table as lists of cell texts, header cells included."""
+    start = html.index(f'id="{table_id}"')
+    body = html[html.index("<tbody>", start) : html.index("</tbody>", start)]
+    return [
+        [" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)]
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, flags=re.S)
+    ]
+
+
+def test_the_model_page_shows_how_often_non_digits_are_rejected(client, head):
+    measured = head["measuring_writers"]
+    html = section(client.get("/model"), "rejection")
+    text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+    assert f"{measured['others_rejected']:.2%} of {measured['others_counted']:,} letters and symbols" in text
+    assert f"{measured['digits_rejected']:.2%} of {measured['digits_counted']:,} digits" in text
+    assert f"On the MNIST test set, {measured['mnist_test_rejected']:.2%} of the digits are rejected" in text
+    assert f"{head['threshold']:.3f}" in text
+    assert head["command"] in text
+
+
+def test_the_model_page_lists_the_share_of_each_digit_wrongly_rejected(client, head):
+    per_digit = head["measuring_writers"]["digits_rejected_per_digit"]
+
+    rows = table_rows(section(client.get("/model"), "rejection"), "rejected-per-digit")
+
+    assert rows == [[str(digit), f"{per_digit[str(digit)]:.2%}"] for digit in range(N_CLASSES)]
+
+
+def test_the_model_page_lists_the_characters_most_often_taken_for_digits_most_accepted_first(client, head):
+    accepted = head["measuring_writers"]["others_most_accepted"]
+
+    rows = table_rows(section(client.get("/model"), "rejection"), "most-accepted")
+
+    assert sorted(html_unescape(row[0]) for row in rows) == sorted(accepted)
+    shares = [accepted[html_unescape(row[0])]["rejected"] for row in rows]
+    assert shares == sorted(shares)
+    for character, samples, rejected in rows:
+        entry = accepted[html_unescape(character)]
+        assert (samples, rejected) == (f"{entry['n']:,}", f"{entry['rejected']:.1%}")
+
+
+def test_the_model_page_shows_the_generated_kinds_and_whether_they_were_trained_on(client, head):
+    generated = head["measuring_writers"]["generated_rejected"]
+
+    rows = table_rows(section(client.get("/model"), "rejection"), "generated-rejected")
+
+    assert rows == [
+        [kind.replace("_", " "), f"{share:.2%}", "yes" if kind in head["generated_kinds"] else "no"]
+        for kind, share in sorted(generated.items())
+    ]
+
+
+def test_the_model_page_shows_the_rejection_the_evaluation_measured(client, report):
+    rejected = report["not_digit"]["mnist_test"]["rejected"]
+
+    text = page_text(client.get("/model"))
+
+    assert f"({rejected:.2%} by the evaluation report)" in text
+
+
+def test_a_report_written_before_the_head_is_still_shown(tmp_path, report, head):
+    copy_report(tmp_path)
+    old = json.loads((tmp_path / REPORT_JSON).read_text())
+    del old["not_digit"]
+    (tmp_path / REPORT_JSON).write_text(json.dumps(old))
+
+    text = page_text(app_with_report(tmp_path).test_client().get("/model"))
+
+    assert "No evaluation report" not in text
+    assert f"Test accuracy {report['accuracy']:.2%}" in text
+    assert f"{head['measuring_writers']['others_rejected']:.2%} of" in text
+    assert "by the evaluation report" not in text
+
+
+@pytest.fixture(scope="module")
+def headless_model_path(tmp_path_factory):
+    """A model file of a small untrained 784-16-10 network without a not-a-digit head."""
+    path = tmp_path_factory.mktemp("headless") / "weights.npz"
+    network = Network.initialise((N_PIXELS, 16, N_CLASSES), np.random.default_rng(0))
+    network.metadata = {"command": "python -m model.train --preset tiny"}
+    network.save(path)
+    return path
+
+
+def test_a_model_without_a_head_is_said_to_have_none(headless_model_path, tmp_path):
+    client = create_app({"TESTING": True, "MODEL_PATH": str(headless_model_path),
+                         "REPORT_DIR": str(tmp_path)}).test_client()
+
+    response = client.get("/model")
+
+    assert response.status_code == 200
+    assert 'id="no-rejection"' in section(response, "rejection")
+    assert "This model has no not-a-digit head" in page_text(response)
+    assert 'id="most-accepted"' not in response.get_data(as_text=True)
+
+
+def test_the_page_describes_the_network_in_the_models_own_words(headless_model_path, tmp_path):
+    served = model.load(headless_model_path)
+    client = create_app({"TESTING": True, "MODEL_PATH": str(headless_model_path),
+                         "REPORT_DIR": str(tmp_path)}).test_client()
+
+    text = page_text(client.get("/model"))
+
+    assert served.describe()["summary"] in text
+    assert "one hidden layer of 16 logistic units" in text

@@ -1,4 +1,4 @@
-"""The model page in a real browser: its pictures, its numbers, the links (its layout: test_layout.py)."""
+"""The model page in a real browser: its pictures, its numbers, non-digit rejection, the links (its layout: test_layout.py)."""
 
 import json
 
@@ -73,6 +73,31 @@ def test_the_numbers_shown_are_those_of_the_report_and_the_model_file(model_page
     assert model_page.locator("#report-missing").count() == 0
     mismatch = report["model"]["version"] != network.version
     assert model_page.locator("#report-mismatch").count() == mismatch, "the report is for another model"
+
+
+def test_the_rejection_section_shows_what_the_not_digit_head_measured(model_page, network):
+    head = network.describe()["not_digit"]
+    measured = head["measuring_writers"]
+
+    assert model_page.locator("#rejection").is_visible()
+    assert text(model_page, "#others-rejected") == f"{measured['others_rejected']:.2%}"
+    assert text(model_page, "#digits-rejected") == f"{measured['digits_rejected']:.2%}"
+    assert text(model_page, "#mnist-test-rejected") == f"{measured['mnist_test_rejected']:.2%}"
+    assert text(model_page, "#rejection-command") == head["command"]
+    assert text(model_page, "#rejection-threshold").startswith(f"{head['threshold']:.3f}")
+    per_digit = model_page.locator("#rejected-per-digit tbody td").all_text_contents()
+    assert per_digit == [f"{measured['digits_rejected_per_digit'][str(digit)]:.2%}" for digit in range(10)]
+    characters = model_page.locator("#most-accepted tbody th").all_text_contents()
+    accepted = measured["others_most_accepted"]
+    assert sorted(characters) == sorted(accepted)
+    shares = [accepted[character]["rejected"] for character in characters]
+    assert shares == sorted(shares), "the most often accepted first"
+    kinds = model_page.locator("#generated-rejected tbody th").all_text_contents()
+    assert kinds == [kind.replace("_", " ") for kind in sorted(measured["generated_rejected"])]
+
+
+def test_the_network_is_described_in_the_models_own_words(model_page, network):
+    assert text(model_page, "#network-summary") == network.describe()["summary"]
 
 
 def test_the_heat_map_shades_right_answers_and_mistakes_differently(model_page):
