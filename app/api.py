@@ -12,6 +12,7 @@ import numpy as np
 from flask import Blueprint, current_app, jsonify, request
 from PIL import Image
 
+from model.constants import MAX_INTENSITY
 from model.preprocess import InputImageError, NoInkError, TooManyPixelsError
 from model.recognise import recognise_digit, recognise_number
 from model.segment import TooManyDigitsError
@@ -41,9 +42,6 @@ _decode_slots = threading.BoundedSemaphore(CONCURRENT_DECODES)
 
 PROBABILITY_DECIMALS = 6
 """Probabilities are rounded for the JSON: more digits carry no information."""
-
-PIXEL_MAX = 255
-"""Largest value of an 8-bit pixel, for the preview PNG."""
 
 PREVIEW_FLAG_VALUES = frozenset({"1", "true", "yes"})
 """Values of ?preview= that ask for the network's input in the answer."""
@@ -126,7 +124,7 @@ def preview_data_url(field):
 
     field : ndarray of shape (28, 28), float32 in [0, 1].
     """
-    pixels = np.rint(field * PIXEL_MAX).astype(np.uint8)
+    pixels = np.rint(field * MAX_INTENSITY).astype(np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
     encoded = base64.b64encode(buffer.getvalue()).decode("ascii")

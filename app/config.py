@@ -2,7 +2,7 @@
 
 import os
 
-from model import DEFAULT_MODEL_PATH
+from model.constants import DEFAULT_MODEL_PATH
 from model.preprocess import DEFAULT_MAX_PIXELS
 from model.recognise import DEFAULT_MAX_DIGITS
 

@@ -1,6 +1,6 @@
 """The OpenAPI 3 document that describes the JSON API."""
 
-from model import N_CLASSES
+from model.constants import N_CLASSES
 
 from .confidence import CONFIDENCE_THRESHOLD
 from .uploads import IMAGE_FIELD, RAW_IMAGE_TYPES

@@ -2,7 +2,7 @@
 
 The model page shows what training and evaluation recorded for the model
 the server runs: its metadata (in the model file, with what its not-a-digit
-head measured) and the evaluation report that `python -m model.evaluate`
+head measured) and the evaluation report that `python -m model.evaluation.evaluate`
 writes into model/report/. Both are read
 once at start-up by `describe_model`, which prepares every number and
 string the page shows, so a request only fills in the template. A missing
@@ -27,10 +27,9 @@ from flask import (
 )
 from PIL import Image, UnidentifiedImageError
 
-from model import IMAGE_SIDE, N_CLASSES, PEN_WIDTH
+from model.constants import IMAGE_SIDE, N_CLASSES, PEN_WIDTH
 from model.formatting import UNKNOWN, duration, percent, probability_percent
-from model.metrics import confusion_shades, most_accepted_characters
-from model.report_files import REPORT_FORMAT, REPORT_JSON, REPORT_PICTURES
+from model.report_files import REPORT_FORMAT, REPORT_JSON, REPORT_PICTURES, confusion_shades, most_accepted_characters
 
 logger = logging.getLogger(__name__)
 
@@ -249,7 +248,7 @@ def read_report(report_dir):
     except ValueError as error:
         raise ReportError(f"{path} is not valid JSON ({error})") from None
     if not isinstance(report, dict) or report.get("format") != REPORT_FORMAT:
-        raise ReportError(f"{path} is not a report written by python -m model.evaluate")
+        raise ReportError(f"{path} is not a report written by python -m model.evaluation.evaluate")
     return report
 
 
@@ -317,7 +316,7 @@ def heat_map(counts):
     """Return the confusion matrix as rows of cells {count, kind, level} for the HTML heat map.
 
     counts : 10 lists of 10 ints, rows true digit, columns predicted digit.
-    Shaded as the report's picture is (model.metrics.confusion_shades):
+    Shaded as the report's picture is (model.report_files.confusion_shades):
     level 0 is unshaded, 1 to HEAT_LEVELS darker.
     """
     counts = [[int(count) for count in row] for row in counts]
@@ -404,7 +403,7 @@ def model_page():
         images=description.images,
         image_side=IMAGE_SIDE,
         digits=range(N_CLASSES),
-        report_command="python -m model.evaluate",
+        report_command="python -m model.evaluation.evaluate",
     )
 
 

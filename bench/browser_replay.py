@@ -37,7 +37,8 @@ from bench.realworld import (
 from bench.support.chromium import CHROMIUM_PATH, PAD_SELECTOR, draw_on_page, launch_chromium, nudging
 from bench.support.drawing import draw_png
 from bench.support.server import server_url
-from model.handwriting import PEN_WIDTH, load_handwriting
+from model.constants import PEN_WIDTH
+from model.training.handwriting import load_handwriting
 
 VIEWPORT = {"width": 1280, "height": 900}
 

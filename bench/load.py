@@ -57,10 +57,9 @@ from bench.loadgen import (
     seconds_to_first_answer,
     wait_for_workers,
 )
-from model import N_CLASSES
 from bench.support.drawing import CANVAS_SIZE, STYLES, png_of
 from bench.support.server import PROJECT_ROOT, ProcfileServer
-from model.handwriting import FULL_INK
+from model.constants import MAX_INTENSITY, N_CLASSES
 
 DEFAULT_SECONDS = 30
 DEFAULT_LEVELS = (1, 8, 32, 64)
@@ -131,7 +130,7 @@ def number_requests(rng):
 def blank_requests():
     """Return 10 requests carrying empty canvases, which have no ink to recognise."""
     transparent = png_of(Image.new("RGBA", CANVAS_SIZE, (0, 0, 0, 0)))
-    white = png_of(Image.new("RGB", CANVAS_SIZE, (FULL_INK, FULL_INK, FULL_INK)))
+    white = png_of(Image.new("RGB", CANVAS_SIZE, (MAX_INTENSITY, MAX_INTENSITY, MAX_INTENSITY)))
     black = png_of(Image.new("L", CANVAS_SIZE, 0))
     requests = [Request("blank", multipart_request(DIGIT_PATH, transparent), UNPROCESSABLE, True)] * 4
     requests += [Request("blank", raw_png_request(transparent, NUMBER_PATH), UNPROCESSABLE)] * 2

@@ -32,7 +32,7 @@ import numpy as np
 
 from app.uploads import IMAGE_FIELD
 from bench.support.drawing import draw_png
-from model.handwriting import CANVAS_HEIGHT, PEN_WIDTH
+from model.constants import CANVAS_HEIGHT, PEN_WIDTH
 
 # ---- Drawings -------------------------------------------------------------
 

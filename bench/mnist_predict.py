@@ -1,7 +1,7 @@
 """MNIST's test digits posted as PNG files to the real server's /predict.
 
 The committed model is scored on the IDX test set directly by
-`python -m model.evaluate`; this scores the same 10,000 digits the way a
+`python -m model.evaluation.evaluate`; this scores the same 10,000 digits the way a
 client sends them, through decoding and preprocessing, to show that
 preprocessing costs no accuracy on digits that are already MNIST-shaped.
 
@@ -18,8 +18,10 @@ import numpy as np
 from PIL import Image
 
 from bench.realworld import PredictClient
-from model import DEFAULT_MODEL_PATH
-from model.mnist import (
+from bench.support.server import PROJECT_ROOT, server_url
+from model.constants import DEFAULT_MODEL_PATH
+from model.network import Network
+from model.training.mnist import (
     SHA256,
     TEST_IMAGES,
     TEST_LABELS,
@@ -27,8 +29,6 @@ from model.mnist import (
     read_idx,
     to_features,
 )
-from model.network import Network
-from bench.support.server import PROJECT_ROOT, server_url
 
 DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "mnist"
 DEFAULT_WORKERS = 4

@@ -29,10 +29,10 @@ from bench.realworld import DEFAULT_DATA_PATH, DEFAULT_WIDTHS, PredictClient, pe
 from bench.support.compose import NUMBER_LENGTHS, compose_numbers, number_png
 from bench.support.drawing import STYLES, draw_png
 from bench.support.server import server_url
-from model.handwriting import load_handwriting, split_by_writer
 from model.preprocess import InputImageError, digit_field, ink_from_bytes
 from model.recognise import DEFAULT_MAX_DIGITS
 from model.segment import find_digits
+from model.training.handwriting import load_handwriting, split_by_writer
 
 DEFAULT_COUNT = 800
 """Composed numbers: 100 of each length from 1 to 8."""

@@ -30,10 +30,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from model import N_CLASSES
 from bench.support.drawing import STYLES, draw_png, encode_style, png_of
 from bench.support.server import PROJECT_ROOT, server_url
-from model.handwriting import load_handwriting, render_strokes
+from model.constants import N_CLASSES
+from model.training.handwriting import load_handwriting, render_strokes
 
 DEFAULT_DATA_PATH = PROJECT_ROOT.parent / "shared" / "handwriting" / "unipen-dev.jsonl.gz"
 """The UNIPEN development half, beside the project (never copied into it)."""

@@ -6,7 +6,7 @@ Both learn from the same MNIST training images (pixels scaled to [0, 1])
 and are scored on the same 10,000 test images, one after the other, never
 at the same time:
 
-- ours: ``python -m model.train --preset quick`` run as a subprocess and
+- ours: ``python -m model.training.train --preset quick`` run as a subprocess and
   timed from start to exit, so its time includes the interpreter start,
   reading and checking MNIST, validation after each epoch, the final test
   scoring and saving the file. The in-process training time the trainer
@@ -35,10 +35,10 @@ from pathlib import Path
 
 import numpy as np
 
-from model.evaluate import DEFAULT_DATA_DIR, PROJECT_ROOT
-from model.metrics import accuracy, score
-from model.mnist import MnistError, load_mnist, to_features
+from model.evaluation.evaluate import DEFAULT_DATA_DIR, PROJECT_ROOT
+from model.evaluation.metrics import accuracy, score
 from model.network import ModelFileError, Network
+from model.training.mnist import MnistError, load_mnist, to_features
 
 DEFAULT_PRESET = "quick"
 DEFAULT_SEED = 0
@@ -62,13 +62,13 @@ def blas_description():
 
 
 def run_ours(data_dir, preset, seed, limit, out_dir):
-    """Train with `python -m model.train` in a subprocess; return its timings and test accuracy.
+    """Train with `python -m model.training.train` in a subprocess; return its timings and test accuracy.
 
     The trainer's own output goes straight to this terminal, so its
     progress shows while it runs.
     """
     out = Path(out_dir) / f"{preset}.npz"
-    command = [sys.executable, "-m", "model.train", "--preset", preset, "--data", str(data_dir),
+    command = [sys.executable, "-m", "model.training.train", "--preset", preset, "--data", str(data_dir),
                "--out", str(out), "--seed", str(seed)]
     if limit is not None:
         command += ["--limit", str(limit)]
@@ -77,11 +77,11 @@ def run_ours(data_dir, preset, seed, limit, out_dir):
     completed = subprocess.run(command, cwd=PROJECT_ROOT, check=False)
     wall_seconds = time.perf_counter() - started
     if completed.returncode != 0:
-        raise SystemExit(f"error: model.train exited with status {completed.returncode}")
+        raise SystemExit(f"error: model.training.train exited with status {completed.returncode}")
     try:
         network = Network.load(out)
     except ModelFileError as error:
-        raise SystemExit(f"error: model.train did not leave a readable model: {error}") from error
+        raise SystemExit(f"error: model.training.train did not leave a readable model: {error}") from error
     metadata = network.metadata
     return {
         "name": f"ours ({preset})",
@@ -160,7 +160,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.train_speed", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR,
                         help="folder with the MNIST IDX files (default: ../shared/mnist beside the project)")
-    parser.add_argument("--preset", default=DEFAULT_PRESET, help=f"model.train preset (default {DEFAULT_PRESET})")
+    parser.add_argument("--preset", default=DEFAULT_PRESET, help=f"model.training.train preset (default {DEFAULT_PRESET})")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help=f"seed of our trainer and scikit-learn's random_state (default {DEFAULT_SEED})")
     parser.add_argument("--limit", type=int, metavar="N",

@@ -1,7 +1,9 @@
-"""The digit recogniser's model: network, data, preprocessing and training.
+"""The digit recogniser's model as the app serves it: load, preprocess, segment, recognise.
 
 This package knows nothing of the web layer; `app/` imports it, never the
 other way round, and reaches a trained model only through `load`.
+What only trains lives in `model.training`, what only evaluates and reports
+in `model.evaluation`; nothing here imports either.
 
 The model protocol
 ------------------
@@ -15,45 +17,12 @@ The model protocol
   architecture, parameter count, training metadata).
 """
 
-from pathlib import Path
-from typing import NamedTuple
+from model.constants import DEFAULT_MODEL_PATH
+from model.modelfile import ModelFileError, read_model_file
+from model.network import Network
+from model.protocol import Prediction
 
-import numpy as np
-
-IMAGE_SIDE = 28
-"""Side of the square images the network reads, as in MNIST."""
-
-N_PIXELS = IMAGE_SIDE * IMAGE_SIDE
-"""Length of a flattened input image: the network's input width."""
-
-N_CLASSES = 10
-"""The digits 0 to 9."""
-
-CANVAS_HEIGHT = 280
-"""Height of the page's drawing surface in drawing units, and of the UNIPEN strokes' canvas."""
-
-PEN_WIDTH = 18
-"""Pen width of the page and of the UNIPEN recipe, in drawing units (chosen by measurement)."""
-
-DTYPE = np.float32
-"""Floating type of images, weights and all the arithmetic."""
-
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "weights.npz"
-"""The committed, trained model that the app serves unless told otherwise."""
-
-
-class Prediction(NamedTuple):
-    """What a model says about a batch of n digit fields."""
-
-    probabilities: np.ndarray
-    """Shape (n, 10), float32: each digit's probability, rows summing to 1."""
-
-    is_digit: np.ndarray
-    """Shape (n,), bool: False where the field does not look like any digit."""
-
-
-from model.modelfile import ModelFileError, read_model_file  # noqa: E402 - the kinds import the constants above
-from model.network import Network  # noqa: E402
+__all__ = ["MODEL_KINDS", "ModelFileError", "Prediction", "load"]
 
 MODEL_KINDS = {
     "mlp": Network,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.files import write_atomically
+from model.atomic_write import write_atomically
 
 FORMAT_VERSION = 2
 """Version of the layout `write_model_file` writes."""

@@ -13,8 +13,9 @@ import hashlib
 import numpy as np
 from scipy.special import expit
 
-from model import DTYPE, N_CLASSES, N_PIXELS, Prediction
+from model.constants import DTYPE, N_CLASSES, N_PIXELS
 from model.modelfile import ModelFileError, read_model_file, write_model_file
+from model.protocol import Prediction
 from model.rejection import PREFIX as NOT_DIGIT_PREFIX
 from model.rejection import NotDigitHead, RejectionArraysError
 

@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image, ImageOps
 from scipy import ndimage
 
-from model import IMAGE_SIDE
+from model.constants import IMAGE_SIDE, MAX_INTENSITY
 
 PREPROCESSING_VERSION = 2
 """Bumped whenever a change here alters the network's input for the same image."""
@@ -59,9 +59,6 @@ STROKE_MASK_LEVEL = 0.5
 
 THICKENING_SIDE = 80
 """Longer side a crop is shrunk to before thickening: enough detail, bounded cost."""
-
-OPAQUE = 255
-"""Alpha of a fully opaque 8-bit pixel; also the full scale of 8-bit luminance."""
 
 SIXTEEN_BIT_MAX = 65535
 """Full scale of 16-bit greyscale images."""
@@ -176,7 +173,7 @@ def ink_intensity(image):
     if image.mode == "P" or "transparency" in image.info:
         image = image.convert("RGBA")
     if image.mode in ALPHA_MODES:
-        alpha = np.asarray(image.getchannel("A"), dtype=np.float32) / OPAQUE
+        alpha = np.asarray(image.getchannel("A"), dtype=np.float32) / MAX_INTENSITY
         if alpha.max() == 0 or alpha.min() < alpha.max():
             return _full_contrast(alpha)
         image = image.convert("RGB")
@@ -207,7 +204,7 @@ def _luminance(image):
         return np.clip(values, 0, 1, out=values)
     if image.mode == "F":
         return np.clip(np.asarray(image, dtype=np.float32), 0, 1)
-    return np.asarray(image.convert("L"), dtype=np.float32) / OPAQUE
+    return np.asarray(image.convert("L"), dtype=np.float32) / MAX_INTENSITY
 
 
 def crop_box(ink):

@@ -11,7 +11,7 @@ The head is a tiny multi-layer perceptron: logistic (`scipy.special.expit`)
 hidden units and one logistic output, the probability that the drawing is
 not a digit. A drawing is a digit when that score is below `threshold`,
 which training chose on held-out writers for a small share of rejected
-digits (see model.train_rejection).
+digits (see model.training.train_rejection).
 
 Its arrays travel with names prefixed ``not_digit_`` so that they can sit
 in the digit network's own model file beside ``W0``, ``b0``, ...
@@ -22,7 +22,7 @@ import json
 import numpy as np
 from scipy.special import expit
 
-from model import DTYPE
+from model.constants import DTYPE
 
 FORMAT_VERSION = 1
 """Version of the array layout that `to_arrays` writes and `from_arrays` reads."""

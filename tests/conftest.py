@@ -7,7 +7,8 @@ import pytest
 from app import create_app
 from bench.support.drawing import encode_style, png_of
 from bench.support.server import PROJECT_ROOT, ProcfileServer, ServerStartError
-from model.handwriting import CANVAS_HEIGHT, render_strokes
+from model.constants import CANVAS_HEIGHT
+from model.training.handwriting import render_strokes
 
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
 MNIST_DIR = SHARED_DIR / "mnist"

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 
 from app import create_app
 from app.confidence import CONFIDENCE_THRESHOLD
-from model import IMAGE_SIDE, N_CLASSES
+from model.constants import IMAGE_SIDE, N_CLASSES
 
 CANVAS_SIDE = 280
 STROKE_WIDTH = 18

@@ -1,10 +1,14 @@
 """The app factory and its configuration."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from app import create_app
 from app.config import DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_TIMEOUT_SECONDS, config_from_env
-from model import DEFAULT_MODEL_PATH
+from model.constants import DEFAULT_MODEL_PATH
 from model.network import ModelFileError
 from model.preprocess import DEFAULT_MAX_PIXELS
 from model.recognise import DEFAULT_MAX_DIGITS
@@ -58,3 +62,18 @@ def test_a_malformed_model_file_stops_start_up_naming_it(tmp_path):
     garbage.write_bytes(b"this is not a model")
     with pytest.raises(ModelFileError, match="garbage.npz"):
         create_app({"MODEL_PATH": str(garbage)})
+
+
+def test_the_web_app_loads_nothing_that_only_trains_or_evaluates():
+    """A web worker imports the served core alone: no trainer, no data reader, no chart code."""
+    loaded = _modules_loaded_by_create_app()
+    assert "model.preprocess" in loaded and "model.network" in loaded
+    assert [name for name in loaded if name.startswith(("model.training", "model.evaluation"))] == []
+
+
+def _modules_loaded_by_create_app():
+    """Return the names in sys.modules after create_app() in a fresh interpreter."""
+    script = "import sys\nfrom app import create_app\ncreate_app({'TESTING': True})\nprint(' '.join(sys.modules))\n"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parent.parent)
+    return result.stdout.split()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from model.augment import KINDS, Augmenter, AugmentParams, parse_kinds, smoothing_basis
+from model.training.augment import KINDS, Augmenter, AugmentParams, parse_kinds, smoothing_basis
 
 ZERO = AugmentParams(
     rotation_degrees=0, scale=0, shear_degrees=0, shift_pixels=0, elastic_alpha=0, elastic_sigma=0, thickness=0

@@ -26,10 +26,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile, ImageOps
 
-from model import N_CLASSES
-from model.preprocess import DEFAULT_MAX_PIXELS
 from bench.support.drawing import encode_style, png_of
-from model.handwriting import render_strokes
+from model.constants import N_CLASSES
+from model.preprocess import DEFAULT_MAX_PIXELS
+from model.training.handwriting import render_strokes
 
 ONE = [[(140, 40), (140, 240)]]
 SEVEN = [[(80, 60), (200, 60), (120, 230)]]

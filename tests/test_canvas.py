@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from model.canvas import WHITE, Canvas, format_tick, nice_ticks
+from model.evaluation.chart_drawing import WHITE, Canvas, format_tick, nice_ticks
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from model import IMAGE_SIDE, N_CLASSES, N_PIXELS
-from model.canvas import WHITE
-from model.charts import (
+from model.constants import IMAGE_SIDE, N_CLASSES, N_PIXELS
+from model.evaluation.chart_drawing import WHITE
+from model.evaluation.charts import (
     CONFUSION_CELL,
     CONFUSION_LEFT,
     CONFUSION_MATRIX_SIZE,

@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 
-from model import DEFAULT_MODEL_PATH
-from model.mnist import load_test_set
-from model.mnist import to_features
+from model.constants import DEFAULT_MODEL_PATH
 from model.network import Network
 from model.preprocess import PREPROCESSING_VERSION
+from model.training.mnist import load_test_set, to_features
 
 MIN_TEST_ACCURACY = 0.993
 """The training issue's bar on the MNIST test set; never lowered to let a model pass."""

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from model import DEFAULT_MODEL_PATH
 from bench.support.server import PROJECT_ROOT
+from model.constants import DEFAULT_MODEL_PATH
 
 README = PROJECT_ROOT / "README.md"
 EXAMPLE_DRAWING = PROJECT_ROOT / "docs" / "digit.png"

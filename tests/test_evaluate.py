@@ -9,12 +9,12 @@ import pytest
 from PIL import Image
 
 from bench.support.server import PROJECT_ROOT
-from model import IMAGE_SIDE, N_CLASSES, N_PIXELS
-from model.evaluate import format_summary, main, write_report
-from model.mnist import to_features
+from model.constants import IMAGE_SIDE, N_CLASSES, N_PIXELS
+from model.evaluation.evaluate import format_summary, main, write_report
 from model.network import Network
 from model.rejection import NotDigitHead
 from model.report_files import REPORT_JSON, REPORT_PICTURES
+from model.training.mnist import to_features
 
 REPORT_FILES = {REPORT_JSON, *REPORT_PICTURES.values()}
 
@@ -30,7 +30,7 @@ def tiny_network():
     """A 784-16-10 network, untrained, with a short training record in its metadata."""
     network = Network.initialise((N_PIXELS, 16, N_CLASSES), np.random.default_rng(0))
     network.metadata = {
-        "command": "python -m model.train --preset tiny",
+        "command": "python -m model.training.train --preset tiny",
         "trained_at": "2026-01-02T03:04:05Z",
         "training_seconds": 1.5,
         "history": HISTORY,
@@ -57,7 +57,7 @@ def test_report_is_written_with_stable_names_and_consistent_numbers(tiny_network
     assert [entry["samples"] for entry in report["per_digit"]] == np.bincount(labels, minlength=N_CLASSES).tolist()
     assert report["model"] == {"version": tiny_network.version, "layer_sizes": [N_PIXELS, 16, N_CLASSES],
                                "parameter_count": N_PIXELS * 16 + 16 + 16 * N_CLASSES + N_CLASSES}
-    assert report["training"]["command"] == "python -m model.train --preset tiny"
+    assert report["training"]["command"] == "python -m model.training.train --preset tiny"
     assert report["training"]["epochs"] == len(HISTORY)
     assert report["evaluated_at"] == "2026-01-02T05:00:00Z"
     assert report["images"] == REPORT_PICTURES
@@ -89,7 +89,7 @@ def test_command_line_refuses_a_missing_or_broken_model_with_a_clear_message(tmp
     if contents is not None:
         model_path.write_bytes(contents)
     completed = subprocess.run(
-        [sys.executable, "-m", "model.evaluate", "--model", str(model_path), "--report", str(tmp_path / "report")],
+        [sys.executable, "-m", "model.evaluation.evaluate", "--model", str(model_path), "--report", str(tmp_path / "report")],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, check=False,
     )
     assert completed.returncode != 0
@@ -106,7 +106,7 @@ MEASURED = {
     "others_most_accepted": {"+": {"n": 30, "rejected": 0.5}, "c": {"n": 40, "rejected": 0.25},
                              "x": {"n": 20, "rejected": 0.25}},
 }
-"""Figures a head's training measured on measuring writers, as model.train_rejection records them."""
+"""Figures a head's training measured on measuring writers, as model.training.train_rejection records them."""
 
 
 @pytest.fixture()
@@ -123,7 +123,7 @@ def network_with_head(tiny_network, scored_set):
     head = NotDigitHead.initialise((1,), 16, (4,), np.random.default_rng(2))
     activations = tiny_network.forward(to_features(scored_set[0]))
     head.threshold = float(np.median(head.score(activations)))
-    head.metadata = {"command": "python -m model.train_rejection --seed 0", "trained_at": "2026-01-03T00:00:00Z",
+    head.metadata = {"command": "python -m model.training.train_rejection --seed 0", "trained_at": "2026-01-03T00:00:00Z",
                      "generated_kinds": ["scribble"], "measuring_writers": MEASURED}
     return tiny_network.with_not_digit(head)
 
@@ -152,9 +152,9 @@ def test_report_carries_the_heads_measured_figures_and_says_where_they_come_from
 
     rejection = report["not_digit"]
     assert rejection["measuring_writers"] == MEASURED
-    assert "python -m model.train_rejection" in rejection["measuring_writers_source"]
+    assert "python -m model.training.train_rejection" in rejection["measuring_writers_source"]
     assert "UNIPEN writers never used for training" in rejection["measuring_writers_source"]
-    assert rejection["command"] == "python -m model.train_rejection --seed 0"
+    assert rejection["command"] == "python -m model.training.train_rejection --seed 0"
     assert [entry["character"] for entry in rejection["most_accepted"]] == ["c", "x", "+"], \
         "least rejected first, then more samples"
 

@@ -25,7 +25,7 @@ import pytest
 from app import create_app
 from bench.support.drawing import png_of
 from bench.support.server import PROJECT_ROOT, ServerStartError, free_port
-from model.handwriting import render_strokes
+from model.training.handwriting import render_strokes
 
 SEVEN = [[(80, 60), (200, 60), (120, 230)]]
 

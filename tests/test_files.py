@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from model.files import FILE_MODE, write_atomically
+from model.atomic_write import FILE_MODE, write_atomically
 
 
 def test_a_new_file_holds_the_bytes_and_is_readable_by_all(tmp_path):

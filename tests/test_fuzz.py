@@ -22,7 +22,7 @@ from PIL import Image
 
 import model
 from app import create_app
-from model import IMAGE_SIDE, N_CLASSES
+from model.constants import IMAGE_SIDE, N_CLASSES
 from model.preprocess import InputImageError, decode_image, ink_intensity, preprocess
 from model.recognise import recognise_number
 

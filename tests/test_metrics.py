@@ -5,18 +5,11 @@ import math
 import numpy as np
 import pytest
 
-from model import N_CLASSES, N_PIXELS
-from model.metrics import (
-    EVALUATION_BATCH,
-    accuracy,
-    confusion_matrix,
-    confusion_shades,
-    loss_and_accuracy,
-    most_confident_errors,
-    per_digit_accuracy,
-    top_confusions,
-)
+from model.constants import N_CLASSES, N_PIXELS
+from model.evaluation.metrics import accuracy, confusion_matrix, most_confident_errors, top_confusions
 from model.network import Network, cross_entropy
+from model.report_files import confusion_shades, per_digit_accuracy
+from model.training.scoring import EVALUATION_BATCH, loss_and_accuracy
 
 
 def confusion_with(pairs, diagonal=0):

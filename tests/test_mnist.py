@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from model.mnist import (
+from model.training.mnist import (
     SHA256,
     TEST_IMAGES,
     TEST_LABELS,

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import model
-from model import DEFAULT_MODEL_PATH, MODEL_KINDS, N_CLASSES, N_PIXELS, ModelFileError
+from model import MODEL_KINDS, ModelFileError
+from model.constants import DEFAULT_MODEL_PATH, N_CLASSES, N_PIXELS
 from model.network import Network
 
 

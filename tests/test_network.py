@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from model import N_CLASSES, N_PIXELS
+from model.constants import N_CLASSES, N_PIXELS
 from model.network import ModelFileError, Network, cross_entropy, softmax
 
 FINITE_DIFFERENCE_STEP = 1e-6

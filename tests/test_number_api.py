@@ -8,7 +8,7 @@ from PIL import Image
 
 from app import create_app
 from app.confidence import CONFIDENCE_THRESHOLD
-from model import N_CLASSES
+from model.constants import N_CLASSES
 
 
 def post_png(client, data, query=""):

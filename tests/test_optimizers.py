@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from model.optimizers import Adam, MomentumSGD, learning_rate_at, make_optimizer
+from model.training.optimizers import Adam, MomentumSGD, learning_rate_at, make_optimizer
 
 
 def is_subnormal(array):

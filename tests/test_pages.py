@@ -3,10 +3,10 @@
 import json
 import math
 import re
-from html import unescape as html_unescape
 import shutil
 import subprocess
 import sys
+from html import unescape as html_unescape
 
 import numpy as np
 import pytest
@@ -16,7 +16,7 @@ from app import create_app
 from app.headers import CONTENT_SECURITY_POLICY
 from app.pages import IMAGE_MAX_AGE_S, MODEL_PAGE_KEY, STROKE_WIDTH
 from bench.support.server import PROJECT_ROOT
-from model import N_CLASSES, N_PIXELS
+from model.constants import N_CLASSES, N_PIXELS
 from model.network import Network
 from model.report_files import DEFAULT_REPORT_DIR, REPORT_JSON, REPORT_PICTURES
 
@@ -28,7 +28,7 @@ HTML = {"Accept": "text/html"}
 def report():
     """The committed model's evaluation report."""
     if not REPORT_PATH.is_file():
-        pytest.skip(f"no evaluation report at {REPORT_PATH}: run python -m model.evaluate")
+        pytest.skip(f"no evaluation report at {REPORT_PATH}: run python -m model.evaluation.evaluate")
     return json.loads(REPORT_PATH.read_text())
 
 
@@ -81,7 +81,7 @@ def test_the_misclassified_table_rounds_probabilities_down_as_the_picture_does(c
     assert row in html
 
 
-DRAWING_MODULES = ("model.canvas", "model.charts", "model.evaluate", "PIL.ImageDraw")
+DRAWING_MODULES = ("model.evaluation.chart_drawing", "model.evaluation.charts", "model.evaluation.evaluate", "PIL.ImageDraw")
 
 
 def test_the_web_app_never_imports_the_drawing_code():
@@ -187,7 +187,7 @@ def test_without_a_report_the_app_starts_and_the_page_says_so(tmp_path):
     text = page_text(response)
     assert "No evaluation report" in text
     assert "was not found" in text
-    assert "python -m model.evaluate" in text
+    assert "python -m model.evaluation.evaluate" in text
     assert sizes in text, "the model file's own record is still shown"
     assert "<img" not in response.get_data(as_text=True)
     assert client.get("/model/report/learning_curves.png").status_code == 404
@@ -198,8 +198,8 @@ def test_without_a_report_the_app_starts_and_the_page_says_so(tmp_path):
     ("content", "problem"),
     [
         ("{not json", "is not valid JSON"),
-        ('["a list"]', "is not a report written by python -m model.evaluate"),
-        ('{"format": "something else"}', "is not a report written by python -m model.evaluate"),
+        ('["a list"]', "is not a report written by python -m model.evaluation.evaluate"),
+        ('{"format": "something else"}', "is not a report written by python -m model.evaluation.evaluate"),
         ('{"format": "digit-recogniser evaluation report"}', "lacks what the page needs"),
     ],
     ids=["not-json", "not-an-object", "wrong-format", "missing-keys"],
@@ -349,7 +349,7 @@ def headless_model_path(tmp_path_factory):
     """A model file of a small untrained 784-16-10 network without a not-a-digit head."""
     path = tmp_path_factory.mktemp("headless") / "weights.npz"
     network = Network.initialise((N_PIXELS, 16, N_CLASSES), np.random.default_rng(0))
-    network.metadata = {"command": "python -m model.train --preset tiny"}
+    network.metadata = {"command": "python -m model.training.train --preset tiny"}
     network.save(path)
     return path
 

@@ -13,12 +13,12 @@ import io
 import numpy as np
 import pytest
 
-from model import N_PIXELS
-from model.network import Network
 from bench.support.drawing import encode_style, png_of
-from model.handwriting import CANVAS_HEIGHT as CANVAS_SIDE
-from model.handwriting import render_strokes
+from model.constants import CANVAS_HEIGHT as CANVAS_SIDE
+from model.constants import N_PIXELS
+from model.network import Network
 from model.preprocess import DEFAULT_MAX_PIXELS, DIGIT_FIELD_STEPS, decode_image, ink_intensity
+from model.training.handwriting import render_strokes
 
 TOLERANCE = 1e-5
 """Rounding to 6 decimals and float32 arithmetic stay well inside this."""

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model import IMAGE_SIDE
-from model.mnist import TEST_IMAGES, find_file, read_idx
+from bench.support.drawing import STYLES, draw_png, encode_style, png_of
+from model.constants import IMAGE_SIDE
 from model.preprocess import (
     DIGIT_BOX,
     MNIST_CENTRE,
+    THINNEST_STROKE,
     NoInkError,
     TooManyPixelsError,
     UnreadableImageError,
-    THINNEST_STROKE,
     centre_by_mass,
     crop_to_ink,
     decode_image,
@@ -26,8 +26,8 @@ from model.preprocess import (
     stroke_width,
     thicken_thin_strokes,
 )
-from bench.support.drawing import STYLES, draw_png, encode_style, png_of
-from model.handwriting import render_strokes
+from model.training.handwriting import render_strokes
+from model.training.mnist import TEST_IMAGES, find_file, read_idx
 
 SEVEN = [[(70, 60), (210, 60), (120, 230)]]
 """A "7" drawn in one stroke, as canvas coordinates."""

@@ -13,7 +13,7 @@ import pytest
 from bench.realworld import PredictClient, classify_cases, regression_cases, render_case
 from bench.support.compose import compose_numbers, number_png
 from bench.support.drawing import draw_png
-from model.handwriting import load_handwriting, split_by_writer
+from model.training.handwriting import load_handwriting, split_by_writer
 
 NUMBER_PATH = "/predict/number"
 

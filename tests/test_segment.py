@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from model import DEFAULT_MODEL_PATH, N_PIXELS
-from model.handwriting import CANVAS_HEIGHT, render_strokes
+from bench.support.drawing import STYLES, encode_style, png_of
+from model.constants import CANVAS_HEIGHT, DEFAULT_MODEL_PATH, N_PIXELS
 from model.network import Network
 from model.preprocess import NoInkError, digit_field, ink_from_bytes
 from model.segment import Region, TooManyDigitsError, find_digits
-from bench.support.drawing import STYLES, encode_style, png_of
+from model.training.handwriting import render_strokes
 
 MAX_DIGITS = 12
 RING_POINTS = 48

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from model import N_CLASSES, N_PIXELS
-from model.network import Network
 from bench.support.server import SERVER_START_TIMEOUT_S
+from model.constants import N_CLASSES, N_PIXELS
+from model.network import Network
 
 FAILED_START_BOUND_S = 15
 """A server with a bad model must exit this soon: at once, not after a health-check timeout."""

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from model.mnist import load_mnist
 from model.preprocess import MNIST_CENTRE
-from model.styles import Styler, StyleParams, centre_of_mass, segment_ink, shift_images
+from model.training.mnist import load_mnist
+from model.training.writing_styles import StyleParams, Styler, centre_of_mass, segment_ink, shift_images
 
 PER_DIGIT = 40
 ALWAYS = StyleParams(flag_rate=1.0, base_rate=0.0, slash_rate=1.0, hook_rate=1.0)

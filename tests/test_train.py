@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.augment import KINDS
-from model.mnist import SHA256, Mnist, load_mnist
 from model.network import Network
 from model.preprocess import PREPROCESSING_VERSION
-from model.train import (
+from model.training.augment import KINDS
+from model.training.mnist import SHA256, Mnist, load_mnist
+from model.training.train import (
     PRESETS,
     TrainingConfig,
     TrainingError,
@@ -93,7 +93,7 @@ def test_training_learns_and_records_metadata(optimizer):
     result = train(
         config,
         data,
-        command="python -m model.train --x",
+        command="python -m model.training.train --x",
         data_sha256={"a": "b"},
         progress=(progress := io.StringIO()),
         log=(log := io.StringIO()),
@@ -102,7 +102,7 @@ def test_training_learns_and_records_metadata(optimizer):
     assert not result.interrupted
     assert set(metadata) == METADATA_KEYS
     assert metadata["preprocessing_version"] == PREPROCESSING_VERSION
-    assert metadata["command"] == "python -m model.train --x"
+    assert metadata["command"] == "python -m model.training.train --x"
     assert metadata["data_sha256"] == {"a": "b"}
     assert metadata["hyperparameters"]["optimizer"] == optimizer
     assert metadata["hyperparameters"]["validation_size"] == 25
@@ -211,7 +211,7 @@ def test_bad_command_lines_exit_with_usage_error(argv, capsys):
 
 def test_missing_data_fails_with_the_mnist_message(tmp_path, monkeypatch, capsys):
     offline = functools.partial(load_mnist, mirrors=("http://127.0.0.1:9/",), timeout=2)
-    monkeypatch.setattr("model.train.load_mnist", offline)
+    monkeypatch.setattr("model.training.train.load_mnist", offline)
     assert main(["--data", str(tmp_path), "--out", str(tmp_path / "m.npz")]) == 1
     error = capsys.readouterr().err
     assert "train-images-idx3-ubyte.gz" in error and str(tmp_path) in error
@@ -222,7 +222,7 @@ def test_command_line_smoke_run(mnist_dir, tmp_path):
     out = tmp_path / "model.npz"
     argv = ["--data", str(mnist_dir), "--limit", "2000", "--epochs", "1", "--out", str(out)]
     completed = subprocess.run(
-        [sys.executable, "-m", "model.train", *argv],
+        [sys.executable, "-m", "model.training.train", *argv],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -235,7 +235,7 @@ def test_command_line_smoke_run(mnist_dir, tmp_path):
     metadata = network.metadata
     assert set(metadata) == METADATA_KEYS
     assert len(metadata["history"]) == 1 and set(metadata["history"][0]) == HISTORY_KEYS
-    assert metadata["command"] == shlex.join(["python", "-m", "model.train", *argv])
+    assert metadata["command"] == shlex.join(["python", "-m", "model.training.train", *argv])
     assert metadata["data_sha256"] == SHA256
     assert metadata["hyperparameters"]["limit"] == 2000
     assert metadata["hyperparameters"]["epochs"] == 1

@@ -4,7 +4,7 @@ import os
 import time
 from pathlib import Path
 
-from model.handwriting import CANVAS_HEIGHT
+from model.constants import CANVAS_HEIGHT
 
 CHROMIUM_PATH = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 """Debian's chromium package; CHROMIUM_PATH points elsewhere."""

@@ -15,8 +15,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from model.handwriting import CANVAS_HEIGHT, PEN_WIDTH, render_strokes
 from bench.support.drawing import STYLES, encode_style, png_of
+from model.constants import CANVAS_HEIGHT, PEN_WIDTH
+from model.training.handwriting import render_strokes
 
 NUMBER_LENGTHS = tuple(range(1, 9))
 """Numbers of 1 to 8 digits, taken in turn."""

@@ -1,6 +1,6 @@
 """Drawings as the page sends them, for tests and benchmarks.
 
-`model.handwriting.render_strokes` draws strokes with the page's pen;
+`model.training.handwriting.render_strokes` draws strokes with the page's pen;
 `encode_style` stores that ink in one of the three styles the API accepts,
 and `draw_png` does both and encodes the PNG.
 """
@@ -9,7 +9,8 @@ import io
 
 from PIL import Image
 
-from model.handwriting import CANVAS_HEIGHT, FULL_INK, PEN_WIDTH, render_strokes
+from model.constants import CANVAS_HEIGHT, MAX_INTENSITY, PEN_WIDTH
+from model.training.handwriting import render_strokes
 
 STYLES = ("transparent", "white", "black")
 """Transparent canvas with ink in alpha; dark ink on white; light ink on black."""
@@ -25,7 +26,7 @@ def encode_style(ink, style):
         image.putalpha(ink)
         return image
     if style == "white":
-        paper = ink.point(lambda value: FULL_INK - value)
+        paper = ink.point(lambda value: MAX_INTENSITY - value)
         return Image.merge("RGB", [paper] * 3)
     if style == "black":
         return ink.copy()

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from model import DEFAULT_MODEL_PATH
-from model.evaluate import DEFAULT_REPORT_DIR, REPORT_JSON
+from model.constants import DEFAULT_MODEL_PATH
+from model.evaluation.evaluate import DEFAULT_REPORT_DIR, REPORT_JSON
 from model.network import Network
 from tests.browser.conftest import load_every_image
 
@@ -14,9 +14,9 @@ REPORT_PATH = DEFAULT_REPORT_DIR / REPORT_JSON
 
 @pytest.fixture(scope="module")
 def report():
-    """The committed model's evaluation report, as python -m model.evaluate wrote it."""
+    """The committed model's evaluation report, as python -m model.evaluation.evaluate wrote it."""
     if not REPORT_PATH.is_file():
-        pytest.skip(f"no evaluation report at {REPORT_PATH}: run python -m model.evaluate")
+        pytest.skip(f"no evaluation report at {REPORT_PATH}: run python -m model.evaluation.evaluate")
     return json.loads(REPORT_PATH.read_text())
 
 

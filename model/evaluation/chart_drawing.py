@@ -12,7 +12,7 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from model.mnist import MAX_PIXEL_VALUE
+from model.constants import MAX_INTENSITY
 
 SUPERSAMPLE = 2
 """Pictures are drawn this many times larger, then shrunk with a box filter."""
@@ -94,7 +94,7 @@ class Canvas:
         text_font = font(size * SUPERSAMPLE)
         left, top, right, bottom = text_font.getbbox(text)
         mask = Image.new("L", (right - left, bottom - top), 0)
-        ImageDraw.Draw(mask).text((-left, -top), text, font=text_font, fill=MAX_PIXEL_VALUE)
+        ImageDraw.Draw(mask).text((-left, -top), text, font=text_font, fill=MAX_INTENSITY)
         mask = mask.rotate(90, expand=True)
         x, y = centre
         corner = (round(x * SUPERSAMPLE - mask.width / 2), round(y * SUPERSAMPLE - mask.height / 2))

@@ -6,7 +6,7 @@
     confusion_matrix         the confusion matrix as a heat map
 
 Each drawing function is pure: arrays or plain data in, a ``PIL.Image``
-out, drawn on a `model.canvas.Canvas`. Pictures are 800 to 940 pixels wide
+out, drawn on a `model.evaluation.chart_drawing.Canvas`. Pictures are 800 to 940 pixels wide
 with text large enough to read at half size on a phone's 2x screen.
 
 Why not a plotting library: matplotlib, tried, drew the learning curves and
@@ -20,11 +20,10 @@ import math
 import numpy as np
 from PIL import Image
 
-from model import IMAGE_SIDE, N_CLASSES
-from model.canvas import TEXT, WHITE, Canvas, blend, draw_arrow, format_tick, nice_ticks
+from model.constants import IMAGE_SIDE, MAX_INTENSITY, N_CLASSES
+from model.evaluation.chart_drawing import TEXT, WHITE, Canvas, blend, draw_arrow, format_tick, nice_ticks
 from model.formatting import percent, probability_percent
-from model.metrics import confusion_shades, per_digit_accuracy
-from model.mnist import MAX_PIXEL_VALUE
+from model.report_files import confusion_shades, per_digit_accuracy
 
 N_WEIGHT_UNITS = 100
 """First-layer hidden units drawn in the weights grid."""
@@ -128,7 +127,7 @@ def enlarge(pixels):
 
 def digit_picture(image):
     """Return a 28×28 uint8 digit (ink = 255) as an RGB picture DIGIT_SCALE times larger, dark ink on white."""
-    return Image.fromarray(enlarge(MAX_PIXEL_VALUE - image).astype(np.uint8), "L").convert("RGB")
+    return Image.fromarray(enlarge(MAX_INTENSITY - image).astype(np.uint8), "L").convert("RGB")
 
 
 # Pictures ------------------------------------------------------------------
@@ -308,7 +307,7 @@ def draw_confusion_matrix(confusion):
 
     confusion : ndarray of shape (10, 10), rows true, columns predicted.
     Right answers are shaded blue, wrong ones vermillion, as
-    model.metrics.confusion_shades says.
+    model.report_files.confusion_shades says.
     Returns an RGB image of size CONFUSION_MATRIX_SIZE.
     """
     confusion = np.asarray(confusion)

@@ -19,13 +19,10 @@ import zlib
 
 from PIL import Image, ImageDraw
 
-from model import CANVAS_HEIGHT, PEN_WIDTH
+from model.constants import CANVAS_HEIGHT, MAX_INTENSITY, PEN_WIDTH
 
 SUPERSAMPLING = 4
 """Drawing at 4× and shrinking gives edges anti-aliased like a browser's."""
-
-FULL_INK = 255
-"""Value of a fully inked pixel in the 8-bit ink image."""
 
 MEASURING_WRITER_SHARE = 5
 """One writer in this many is held out for measuring (a hash of the id decides)."""
@@ -64,7 +61,7 @@ def render_strokes(strokes, line_width=PEN_WIDTH, size=(CANVAS_HEIGHT, CANVAS_HE
     for stroke in strokes:
         points = [(x * SUPERSAMPLING - 0.5, y * SUPERSAMPLING - 0.5) for x, y in stroke]
         if len(points) > 1:
-            pen.line(points, fill=FULL_INK, width=pen_pixels)
+            pen.line(points, fill=MAX_INTENSITY, width=pen_pixels)
         for x, y in points:
-            pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=FULL_INK)
+            pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=MAX_INTENSITY)
     return big.resize((width, height), Image.Resampling.LANCZOS)

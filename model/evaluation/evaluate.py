@@ -1,6 +1,6 @@
 """Score a model on the MNIST test set and write its evaluation report: numbers and pictures.
 
-    python -m model.evaluate [--model model/weights.npz] [--data ../shared/mnist]
+    python -m model.evaluation.evaluate [--model model/weights.npz] [--data ../shared/mnist]
         [--report model/report] [--limit N]
 
 The report folder receives ``report.json`` (accuracy, per-digit accuracy,
@@ -8,8 +8,8 @@ the confusion matrix, the most frequent confusions, how many test digits
 the not-a-digit head rejects and what its training measured, the model's
 identity and its training record) and four PNG pictures with the stable names of
 `model.report_files`, so that the /model page and the README can link to
-them. The numbers come from `model.metrics`, the pictures from
-`model.charts`; this module puts them together and runs the command line.
+them. The numbers come from `model.evaluation.metrics`, the pictures from
+`model.evaluation.charts`; this module puts them together and runs the command line.
 """
 
 import argparse
@@ -21,19 +21,17 @@ from pathlib import Path
 
 import numpy as np
 
-from model import DEFAULT_MODEL_PATH, N_CLASSES, load
-from model.charts import draw_confusion_matrix, draw_first_layer_weights, draw_learning_curves, draw_misclassified
-from model.files import write_atomically
-from model.formatting import percent, utc_timestamp
-from model.metrics import (
-    accuracy,
-    most_accepted_characters,
-    most_confident_errors,
-    per_digit_accuracy,
-    score,
-    top_confusions,
+from model import load
+from model.atomic_write import write_atomically
+from model.constants import DEFAULT_MODEL_PATH, N_CLASSES
+from model.evaluation.charts import (
+    draw_confusion_matrix,
+    draw_first_layer_weights,
+    draw_learning_curves,
+    draw_misclassified,
 )
-from model.mnist import MnistError, load_test_set
+from model.evaluation.metrics import accuracy, most_confident_errors, score, top_confusions
+from model.formatting import percent, utc_timestamp
 from model.network import ModelFileError
 from model.report_files import (
     CONFUSION_MATRIX_PNG,
@@ -45,14 +43,17 @@ from model.report_files import (
     REPORT_JSON,
     REPORT_PICTURES,
     REPORT_VERSION,
+    most_accepted_characters,
+    per_digit_accuracy,
 )
+from model.training.mnist import MnistError, load_test_set
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT.parent / "shared" / "mnist"
 """The four MNIST files, beside the project (never copied into it)."""
 
 MEASURED_BY = (
-    "measured once by the head's training (python -m model.train_rejection) "
+    "measured once by the head's training (python -m model.training.train_rejection) "
     "on UNIPEN writers never used for training, copied from the model file"
 )
 """Where the report's `not_digit.measuring_writers` figures come from: not from this evaluation."""
@@ -288,7 +289,7 @@ def write_report(network, images, labels, report_dir, evaluated_at=None, n_avail
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        prog="python -m model.evaluate",
+        prog="python -m model.evaluation.evaluate",
         description="Score a model on the MNIST test set and write report.json and pictures.",
     )
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH,

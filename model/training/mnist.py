@@ -18,8 +18,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from model import IMAGE_SIDE, N_PIXELS
-from model.files import write_atomically
+from model.atomic_write import write_atomically
+from model.constants import IMAGE_SIDE, MAX_INTENSITY, N_PIXELS
 
 TRAIN_IMAGES = "train-images-idx3-ubyte"
 TRAIN_LABELS = "train-labels-idx1-ubyte"
@@ -48,8 +48,6 @@ MIRRORS = (
 DOWNLOAD_TIMEOUT_S = 5
 """Seconds to wait for a mirror: without a network, fail fast."""
 
-MAX_PIXEL_VALUE = 255
-"""Full ink in MNIST's uint8 images."""
 
 IDX_UINT8 = 0x08
 """IDX type code of unsigned bytes, the only type MNIST uses."""
@@ -238,6 +236,6 @@ def to_features(images):
     if images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
         raise ValueError(f"images must have shape (n_samples, {IMAGE_SIDE}, {IMAGE_SIDE}), got {images.shape}")
     features = images.reshape(len(images), N_PIXELS).astype(np.float32)
-    features /= MAX_PIXEL_VALUE
+    features /= MAX_INTENSITY
     return features
 

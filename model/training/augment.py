@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import ndimage
 
-from model import DTYPE, IMAGE_SIDE
+from model.constants import DTYPE, IMAGE_SIDE
 
 KINDS = ("affine", "elastic", "thickness")
 """The kinds of augmentation, in the order they are applied to an image."""

@@ -19,7 +19,7 @@ All randomness comes from the `np.random.Generator` passed in.
 
 import numpy as np
 
-from model.handwriting import CANVAS_HEIGHT
+from model.constants import CANVAS_HEIGHT
 
 BORDER = 13
 """Closest a point may come to the canvas border, as in the UNIPEN recipe (room for the pen)."""

@@ -1,7 +1,7 @@
 """Train the digit recogniser on MNIST and save it as a model file.
 
-    python -m model.train --data ../shared/mnist --preset quick --out model/weights.npz
-    python -m model.train --data ../shared/mnist --preset full --seed 1 --out model/weights.npz
+    python -m model.training.train --data ../shared/mnist --preset quick --out model/weights.npz
+    python -m model.training.train --data ../shared/mnist --preset full --seed 1 --out model/weights.npz
 
 A preset fills in every hyper-parameter; any flag given explicitly wins over
 it. Training holds out a validation split of the training set, keeps the
@@ -23,16 +23,16 @@ from typing import NamedTuple
 import numpy as np
 import scipy
 
-from model import IMAGE_SIDE, N_CLASSES, N_PIXELS
-from model.augment import KINDS, Augmenter, AugmentParams, parse_kinds
+from model.constants import IMAGE_SIDE, N_CLASSES, N_PIXELS
 from model.formatting import duration, utc_timestamp
-from model.mnist import SHA256, MnistError, load_mnist, to_features
-from model.metrics import loss_and_accuracy
 from model.network import DTYPE, Network, cross_entropy
-from model.optimizers import DEFAULT_MOMENTUM, LR_SCHEDULES, OPTIMIZERS, learning_rate_at, make_optimizer
 from model.preprocess import PREPROCESSING_VERSION
-from model.progress import ProgressBar
-from model.styles import Styler
+from model.training.augment import KINDS, Augmenter, AugmentParams, parse_kinds
+from model.training.mnist import SHA256, MnistError, load_mnist, to_features
+from model.training.optimizers import DEFAULT_MOMENTUM, LR_SCHEDULES, OPTIMIZERS, learning_rate_at, make_optimizer
+from model.training.progress import ProgressBar
+from model.training.scoring import loss_and_accuracy
+from model.training.writing_styles import Styler
 
 MODEL_FORMAT = "digit-recogniser model"
 """The metadata's "format" field, naming what kind of file this is."""
@@ -104,9 +104,9 @@ class TrainingConfig:
     hidden          : sizes of the hidden layers, e.g. (800,) or (512, 256)
     validation_size : training samples held out; None for VALIDATION_FRACTION
     limit           : train on the first `limit` training samples only (None: all)
-    augment         : kinds of augmentation, a subset of model.augment.KINDS
+    augment         : kinds of augmentation, a subset of model.training.augment.KINDS
     styles          : draw the writing styles MNIST lacks: flags, bases and feet on 1s,
-                      slashes through 0s, hooks on 9s (model.styles)
+                      slashes through 0s, hooks on 9s (model.training.writing_styles)
     """
 
     hidden: tuple = PRESETS[DEFAULT_PRESET]["hidden"]
@@ -242,7 +242,7 @@ class Trainer:
 def train(config, data, command="", data_sha256=None, progress=sys.stderr, log=sys.stdout):
     """Train a network as `config` says and return a TrainingResult.
 
-    data        : model.mnist.Mnist (uint8 images); the test set is scored once, at the end
+    data        : model.training.mnist.Mnist (uint8 images); the test set is scored once, at the end
     command     : the command line, recorded in the metadata
     data_sha256 : {file name: SHA-256} of the data files, recorded in the metadata
     progress    : stream for the progress bar; log: stream for one line per epoch
@@ -396,7 +396,7 @@ def preset_summary():
 def build_parser():
     """Return the command-line parser; unset flags are None so that presets can fill them."""
     parser = argparse.ArgumentParser(
-        prog="python -m model.train",
+        prog="python -m model.training.train",
         description="Train the digit recogniser on MNIST and save the model file.",
         epilog=preset_summary() + "\n\nExplicit flags override the preset. "
         "Ctrl-C stops early and saves the best model so far.",
@@ -460,7 +460,7 @@ def main(argv=None):
     out = args.out
     if not out.parent.is_dir():
         parser.error(f"--out {out}: folder {out.parent} does not exist")
-    command = shlex.join(["python", "-m", "model.train", *argv])
+    command = shlex.join(["python", "-m", "model.training.train", *argv])
 
     try:
         data = load_mnist(args.data)

@@ -1,15 +1,15 @@
 """Train the not-a-digit head on the frozen digit network, choose its threshold, measure it, save it.
 
-    python -m model.train_rejection --data ../shared --seed 0 --out model/weights.npz
+    python -m model.training.train_rejection --data ../shared --seed 0 --out model/weights.npz
 
 1. The UNIPEN digits and non-digits are split by writer
-   (`model.handwriting.split_by_writer`); measuring writers are used in
+   (`model.training.handwriting.split_by_writer`); measuring writers are used in
    step 5 only.
 2. Training writers' drawings are drawn with the page's pen at several
    widths and prepared by the real pipeline (`model.preprocess.digit_field`);
    the committed network, frozen, gives their activations. Positives: these
    digits and MNIST training digits. Negatives: these letters and symbols,
-   and generated non-digits (`model.negatives`).
+   and generated non-digits (`model.training.negatives`).
 3. Writer-grouped cross-validation: the head is trained on all folds of
    writers but one and scores the held-out writers' digits; the threshold is
    the score that rejects `--digit-rejection` of those held-out digits.
@@ -34,17 +34,17 @@ from pathlib import Path
 
 import numpy as np
 
-from model import DEFAULT_MODEL_PATH, DTYPE, N_CLASSES, N_PIXELS
-from model import negatives
-from model.handwriting import load_handwriting, render_strokes, split_by_writer
-from model.mnist import MnistError, load_mnist, to_features
+from model.constants import DEFAULT_MODEL_PATH, DTYPE, N_PIXELS
+from model.formatting import duration as format_duration
+from model.formatting import percent
 from model.network import ModelFileError, Network
 from model.preprocess import digit_field, ink_intensity
 from model.rejection import NotDigitHead
-from model.formatting import duration as format_duration
-from model.formatting import percent
-from model.optimizers import Adam
-from model.train import integer_list, parse_hidden
+from model.training import negatives
+from model.training.handwriting import load_handwriting, render_strokes, split_by_writer
+from model.training.mnist import MnistError, load_mnist, to_features
+from model.training.optimizers import Adam
+from model.training.train import integer_list, parse_hidden
 
 DIGITS_FILE = Path("handwriting") / "unipen-dev.jsonl.gz"
 OTHERS_FILE = Path("handwriting") / "unipen-dev-other.jsonl.gz"
@@ -445,7 +445,7 @@ def parse_kinds(text):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m model.train_rejection", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m model.training.train_rejection", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--data", type=Path, required=True, help="folder holding handwriting/ and mnist/ (the project's ../shared)"
     )
@@ -482,7 +482,7 @@ def main(argv=None):
         parser.error("need --folds >= 2, --epochs >= 1 and --digit-rejection in [0, 1)")
     if not args.out.parent.is_dir():
         parser.error(f"--out {args.out}: folder {args.out.parent} does not exist")
-    command = shlex.join(["python", "-m", "model.train_rejection", *argv])
+    command = shlex.join(["python", "-m", "model.training.train_rejection", *argv])
     try:
         head = run(args, command)
     except (DataMissingError, ModelFileError) as error:

@@ -20,10 +20,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from model import DTYPE, IMAGE_SIDE
-from model.augment import GRID_CENTRE, resample
+from model.constants import DTYPE, IMAGE_SIDE
 from model.preprocess import MNIST_CENTRE
-
+from model.training.augment import GRID_CENTRE, resample
 
 INK_LEVEL = 0.3
 """A pixel at least this dark counts when finding a digit's extent."""
