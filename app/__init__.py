@@ -7,7 +7,7 @@ from flask import Flask
 import model
 from model.report_files import DEFAULT_REPORT_DIR
 
-from . import api, errors, headers, pages
+from . import api, errors, headers, pages, report
 from .config import config_from_env
 from .logs import configure_logging
 from .upload_deadline import UploadDeadlineMiddleware
@@ -35,7 +35,7 @@ def create_app(test_config=None):
     configure_logging()
     app.extensions[api.MODEL_KEY] = model.load(app.config["MODEL_PATH"])
     app.config.setdefault("REPORT_DIR", str(DEFAULT_REPORT_DIR))
-    app.extensions[pages.MODEL_PAGE_KEY] = pages.describe_model(
+    app.extensions[pages.MODEL_PAGE_KEY] = report.describe_model(
         app.extensions[api.MODEL_KEY], app.config["MODEL_PATH"], app.config["REPORT_DIR"]
     )
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from model.formatting import is_number
+
 DEFAULT_REPORT_DIR = Path(__file__).resolve().parent / "report"
 """Where the committed model's report lives, read by the /model page."""
 
@@ -78,8 +80,8 @@ def most_accepted_characters(others_most_accepted):
 
 def _count(value):
     """Return value as a whole count, 0 when it is not a finite number."""
-    return int(value) if isinstance(value, (int, float)) and math.isfinite(value) else 0
+    return int(value) if is_number(value) else 0
 
 
 def _finite_or_inf(value):
-    return value if isinstance(value, (int, float)) and math.isfinite(value) else math.inf
+    return value if is_number(value) else math.inf

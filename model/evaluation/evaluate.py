@@ -31,7 +31,7 @@ from model.evaluation.charts import (
     draw_misclassified,
 )
 from model.evaluation.metrics import accuracy, most_confident_errors, score, top_confusions
-from model.formatting import percent, utc_timestamp
+from model.formatting import is_number, percent, utc_timestamp
 from model.network import ModelFileError
 from model.report_files import (
     CONFUSION_MATRIX_PNG,
@@ -194,7 +194,7 @@ def format_summary(report):
             f"({report['errors']} errors)"
         )
     recorded = training["test_accuracy"]
-    if isinstance(recorded, (int, float)) and test_set["complete"] and report["accuracy"] is not None:
+    if is_number(recorded) and test_set["complete"] and report["accuracy"] is not None:
         agreement = "matches" if abs(recorded - report["accuracy"]) < 0.5 / test_set["samples"] else "DIFFERS FROM"
         lines.append(f"Test accuracy recorded at training: {percent(recorded)} ({agreement} this evaluation)")
     per_digit = "  ".join(f"{entry['digit']}: {percent(entry['accuracy'], 1)}" for entry in report["per_digit"])
