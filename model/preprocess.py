@@ -87,8 +87,15 @@ class TooManyPixelsError(InputImageError):
     """The image declares more pixels than allowed (a decompression bomb, or just too big)."""
 
 
+NO_INK_MESSAGE = "no ink found: the image is blank, draw a digit first"
+"""What a blank drawing is told, wherever the blankness is found."""
+
+
 class NoInkError(InputImageError):
     """The image holds no ink: a blank canvas is not a digit, so none is guessed."""
+
+    def __init__(self, message=NO_INK_MESSAGE):
+        super().__init__(message)
 
 
 def decode_image(data, max_pixels=DEFAULT_MAX_PIXELS):
@@ -216,7 +223,7 @@ def crop_box(ink):
     visible = ink > INK_NOISE_LEVEL
     rows = np.flatnonzero(visible.any(axis=1))
     if rows.size == 0:
-        raise NoInkError("no ink found: the image is blank, draw a digit first")
+        raise NoInkError()
     columns = np.flatnonzero(visible.any(axis=0))
     return (int(columns[0]), int(rows[0]), int(columns[-1] - columns[0] + 1), int(rows[-1] - rows[0] + 1))
 
@@ -312,7 +319,7 @@ def centre_by_mass(box):
     height, width = box.shape
     mass = box.sum(dtype=np.float64)
     if mass <= 0:
-        raise NoInkError("no ink found: the image is blank, draw a digit first")
+        raise NoInkError()
     rows = np.arange(height) @ box.sum(axis=1, dtype=np.float64) / mass
     columns = np.arange(width) @ box.sum(axis=0, dtype=np.float64) / mass
     top = int(np.clip(round(MNIST_CENTRE - rows), 0, IMAGE_SIDE - height))
