@@ -15,8 +15,9 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from bench.loadgen import MIB, format_table
+from bench.support.processes import MIB
 from bench.support.server import PROJECT_ROOT
+from bench.support.tables import format_table
 
 DYNO_MEMORY = 512 * MIB
 """Memory of a Heroku basic dyno (Heroku's "512 MB" are MiB)."""

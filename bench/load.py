@@ -4,7 +4,7 @@
         [--seed S] [--json PATH]
 
 The Procfile's gunicorn, with the production gunicorn.conf.py, gets a mix
-of requests from keep-alive clients (bench.loadgen), 100 prepared requests
+of requests from keep-alive clients (bench.support.closed_loop), 100 prepared requests
 shuffled and sent in turn:
 
 - 70 valid drawings of the ten digits, varied in size, place, tilt and pen
@@ -42,23 +42,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench.loadgen import (
-    MIB,
-    Request,
-    child_pids,
-    digit_png,
-    format_table,
-    http_request,
-    multipart_request,
-    number_png,
-    parse_levels,
-    process_memory,
-    run_level,
-    seconds_to_first_answer,
-    wait_for_workers,
-)
-from bench.support.drawing import CANVAS_SIZE, STYLES, png_of
-from bench.support.server import PROJECT_ROOT, ProcfileServer
+from bench.support.closed_loop import parse_levels, run_level
+from bench.support.digits import digit_png, number_png
+from bench.support.drawing import CANVAS_SIZE, STYLES, encode_image
+from bench.support.http import Request, http_request, multipart_request
+from bench.support.processes import MIB, child_pids, process_memory, wait_for_workers
+from bench.support.server import PROJECT_ROOT, ProcfileServer, seconds_to_first_answer
+from bench.support.tables import format_table
 from model.constants import MAX_INTENSITY, N_CLASSES
 
 DEFAULT_SECONDS = 30
@@ -129,9 +119,9 @@ def number_requests(rng):
 
 def blank_requests():
     """Return 10 requests carrying empty canvases, which have no ink to recognise."""
-    transparent = png_of(Image.new("RGBA", CANVAS_SIZE, (0, 0, 0, 0)))
-    white = png_of(Image.new("RGB", CANVAS_SIZE, (MAX_INTENSITY, MAX_INTENSITY, MAX_INTENSITY)))
-    black = png_of(Image.new("L", CANVAS_SIZE, 0))
+    transparent = encode_image(Image.new("RGBA", CANVAS_SIZE, (0, 0, 0, 0)))
+    white = encode_image(Image.new("RGB", CANVAS_SIZE, (MAX_INTENSITY, MAX_INTENSITY, MAX_INTENSITY)))
+    black = encode_image(Image.new("L", CANVAS_SIZE, 0))
     requests = [Request("blank", multipart_request(DIGIT_PATH, transparent), UNPROCESSABLE, True)] * 4
     requests += [Request("blank", raw_png_request(transparent, NUMBER_PATH), UNPROCESSABLE)] * 2
     requests += [Request("blank", raw_png_request(white), UNPROCESSABLE)] * 2

@@ -17,8 +17,9 @@ from playwright.sync_api import sync_playwright
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request as WerkzeugRequest
 
-from bench.loadgen import BOUNDARY_TEMPLATE, IMAGE_FIELD, Request, http_request
+from app.uploads import IMAGE_FIELD
 from bench.support.chromium import PAD_SELECTOR, draw_on_page, launch_chromium, nudging
+from bench.support.http import BOUNDARY_TEMPLATE, Request, http_request
 
 VIEWPORT = {"width": 1280, "height": 900}
 
@@ -147,7 +148,7 @@ def templated(captured):
 
 
 def replay_request(kind, captured, target=None, expected_status=200):
-    """Return a loadgen Request that sends the captured request again, to `target` if given."""
+    """Return a bench.support.http Request that sends the captured request again, to `target` if given."""
     headers, body, fresh = templated(captured)
     raw = http_request(captured.method, target or captured.target, body, headers=headers)
     return Request(kind, raw, expected_status, fresh_boundary=fresh)

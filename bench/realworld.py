@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bench.support.drawing import STYLES, draw_png, encode_style, png_of
+from bench.support.drawing import STYLES, draw_png, encode_image, encode_style
 from bench.support.server import PROJECT_ROOT, server_url
 from model.constants import N_CLASSES
 from model.training.handwriting import load_handwriting, render_strokes
@@ -273,7 +273,7 @@ class InkCache:
             self._key = key
             self._ink = render_strokes(self._samples[case.index]["strokes"], case.width)
             self._report_progress(case.index)
-        return png_of(encode_style(self._ink, case.style))
+        return encode_image(encode_style(self._ink, case.style))
 
     def _report_progress(self, index):
         if index in self._seen:

@@ -62,8 +62,6 @@ import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
-from threadpoolctl import threadpool_limits
-
 from app import create_app
 from bench.bare_app import BARE_APP_SPEC, BARE_PATH
 from bench.footprint import (
@@ -73,21 +71,6 @@ from bench.footprint import (
     mib,
     print_install_size,
     print_memory,
-)
-from bench.loadgen import (
-    DIGIT_STROKES,
-    PERCENTILES,
-    Request,
-    child_pids,
-    combined,
-    digit_png,
-    format_table,
-    multipart_request,
-    parse_levels,
-    process_memory,
-    run_level,
-    seconds_to_first_answer,
-    wait_for_workers,
 )
 from bench.page_request import capture_page_request, image_of, replay_request
 from bench.stages import (
@@ -101,7 +84,12 @@ from bench.stages import (
     profile_predict,
 )
 from bench.support.chromium import CHROMIUM_PATH
-from bench.support.server import PROJECT_ROOT, ProcfileServer
+from bench.support.closed_loop import PERCENTILES, combined, parse_levels, run_level
+from bench.support.digits import DIGIT_STROKES, digit_png
+from bench.support.http import Request, multipart_request
+from bench.support.processes import child_pids, process_memory, wait_for_workers
+from bench.support.server import PROJECT_ROOT, ProcfileServer, seconds_to_first_answer
+from bench.support.tables import format_table
 
 DEFAULT_SECONDS = 10
 DEFAULT_ROUNDS = 3
@@ -388,8 +376,22 @@ def parse_args(argv=None):
     return args
 
 
+def threadpool_limits_or_exit():
+    """Return threadpoolctl's `threadpool_limits`, or exit saying how to install it.
+
+    threadpoolctl is a benchmark requirement (bench/requirements.txt), not
+    the app's: it is imported when a run starts, so that `--help` works without it.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ModuleNotFoundError:
+        sys.exit("error: bench.serve needs threadpoolctl: .venv/bin/pip install -r bench/requirements.txt")
+    return threadpool_limits
+
+
 def main(argv=None):
     args = parse_args(argv)
+    threadpool_limits = threadpool_limits_or_exit()
     figures = {"environment": environment(), "arguments": {**vars(args), "json": str(args.json)}}
     print(f"bench.serve on {platform.node()}: {os.cpu_count()} CPUs, load average "
           + " ".join(f"{value:.2f}" for value in os.getloadavg()))

@@ -20,8 +20,10 @@ from flask import jsonify
 from PIL import Image
 
 from app.api import MODEL_KEY, PREVIEW_FLAG_VALUES, reading_body
-from bench.loadgen import BOUNDARY_TEMPLATE, digit_png, format_table, fresh_boundary, multipart_body, number_png
 from bench.page_request import image_of, templated
+from bench.support.digits import digit_png, number_png
+from bench.support.http import BOUNDARY_TEMPLATE, fresh_boundary, image_form
+from bench.support.tables import format_table
 from model.preprocess import DIGIT_FIELD_STEPS, crop_box, ink_from_bytes
 from model.recognise import DigitReading
 from model.segment import find_digits
@@ -170,7 +172,7 @@ def page_poster(client, captured):
 
 def form_poster(client, path, png):
     """Return a function that posts `png` to `path` as a form through a Flask test client, as curl does."""
-    form_body, form_type = multipart_body(png)
+    form_body, form_type = image_form(png)
 
     def post():
         boundary = fresh_boundary()

@@ -5,7 +5,7 @@ import io
 import pytest
 
 from app import create_app
-from bench.support.drawing import encode_style, png_of
+from bench.support.drawing import encode_image, encode_style
 from bench.support.server import PROJECT_ROOT, ProcfileServer, ServerStartError
 from model.constants import CANVAS_HEIGHT
 from model.training.handwriting import render_strokes
@@ -72,7 +72,7 @@ def number_png():
     def draw(text, style="transparent", advance=GLYPH_ADVANCE):
         width = GLYPH_MARGIN + advance * len(text)
         ink = render_strokes(glyph_strokes(text, advance), size=(width, CANVAS_HEIGHT))
-        return png_of(encode_style(ink, style))
+        return encode_image(encode_style(ink, style))
 
     return draw
 

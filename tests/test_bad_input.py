@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile, ImageOps
 
-from bench.support.drawing import encode_style, png_of
+from bench.support.drawing import encode_image, encode_style
 from model.constants import N_CLASSES
 from model.preprocess import DEFAULT_MAX_PIXELS
 from model.training.handwriting import render_strokes
@@ -162,7 +162,7 @@ def test_an_empty_post_without_a_content_type_is_a_missing_image(client, endpoin
 
 
 def test_a_body_without_a_content_type_is_still_an_unsupported_type(client, endpoint):
-    response = client.post(endpoint, data=png_of(dark_on_light()), content_type="")
+    response = client.post(endpoint, data=encode_image(dark_on_light()), content_type="")
     assert_error(response, 415, "unsupported_media_type", "Content-Type none")
 
 
@@ -191,26 +191,26 @@ def test_an_svg_data_url_is_an_unsupported_type(client, endpoint):
 
 
 def test_a_png_cut_inside_its_image_data_is_damaged(client, endpoint):
-    png = png_of(dark_on_light())
+    png = encode_image(dark_on_light())
     start, length = idat_offset(png)
     assert_error(post_raw(client, endpoint, png[: start + length // 2]), 400, "invalid_image", "damaged")
 
 
 def test_a_png_whose_image_data_fails_its_crc_is_refused(client, endpoint):
-    png = bytearray(png_of(dark_on_light()))
+    png = bytearray(encode_image(dark_on_light()))
     start, length = idat_offset(png)
     png[start + length] ^= 0xFF  # first byte of the IDAT CRC; the pixels are intact
     assert_error(post_raw(client, endpoint, bytes(png)), 400, "invalid_image", "checksum")
 
 
 def test_a_png_whose_header_fails_its_crc_is_refused(client, endpoint):
-    png = bytearray(png_of(dark_on_light()))
+    png = bytearray(encode_image(dark_on_light()))
     png[PNG_SIGNATURE_LENGTH + CHUNK_HEADER_LENGTH + IHDR_DATA_LENGTH] ^= 0xFF  # IHDR's CRC
     assert_error(post_raw(client, endpoint, bytes(png)), 400, "invalid_image")
 
 
 def test_corrupt_compressed_data_with_a_valid_crc_is_damaged(client, endpoint):
-    png = bytearray(png_of(dark_on_light()))
+    png = bytearray(encode_image(dark_on_light()))
     start, length = idat_offset(png)
     png[start + 2 : start + length] = bytes(length - 2)  # keep the zlib header, zero the rest
     png = fix_crc(bytes(png), start - CHUNK_HEADER_LENGTH)
@@ -222,7 +222,7 @@ def test_corrupt_compressed_data_with_a_valid_crc_is_damaged(client, endpoint):
 
 @pytest.mark.parametrize(("width", "height"), [(0, 5), (5, 0), (0, 0)])
 def test_an_image_of_zero_size_is_refused(client, endpoint, width, height):
-    png = with_size(png_of(Image.new("L", (5, 5), 255)), width, height)
+    png = with_size(encode_image(Image.new("L", (5, 5), 255)), width, height)
     assert_error(post_raw(client, endpoint, png), 400, "invalid_image")
 
 
@@ -233,7 +233,7 @@ def test_an_image_of_zero_size_is_refused(client, endpoint, width, height):
     ids=["black", "white", "opaque", "transparent"],
 )
 def test_a_one_pixel_image_has_no_ink_to_read(client, endpoint, image):
-    assert_error(post_raw(client, endpoint, png_of(image)), 422, "no_ink")
+    assert_error(post_raw(client, endpoint, encode_image(image)), 422, "no_ink")
 
 
 @pytest.mark.parametrize("size", [(100_000, 1), (1, 100_000)], ids=["1x100000", "100000x1"])
@@ -241,7 +241,7 @@ def test_a_one_pixel_strip_with_a_stroke_is_read_without_error(client, endpoint,
     strip = Image.new("L", size, 255)
     pixels = np.asarray(strip).copy()
     pixels.reshape(-1)[40_000:60_000] = 0
-    assert_prediction(post_raw(client, endpoint, png_of(Image.fromarray(pixels))))
+    assert_prediction(post_raw(client, endpoint, encode_image(Image.fromarray(pixels))))
 
 
 def test_a_decompression_bomb_is_refused_before_its_pixels_are_decoded(client, endpoint, monkeypatch):
@@ -259,7 +259,7 @@ def test_a_decompression_bomb_is_refused_before_its_pixels_are_decoded(client, e
 
 
 def test_a_body_shorter_than_its_content_length_is_refused(client, endpoint):
-    png = png_of(dark_on_light())
+    png = encode_image(dark_on_light())
     response = client.post(endpoint, data=png[:100], content_type="image/png",
                            environ_overrides={"CONTENT_LENGTH": str(len(png))})
     assert_error(response, 400, "invalid_body")
@@ -361,7 +361,7 @@ def test_a_data_url_without_base64_is_refused(client, endpoint):
 
 
 def test_base64_wrapped_over_several_lines_is_accepted(client, endpoint):
-    encoded = base64.encodebytes(png_of(dark_on_light())).decode()
+    encoded = base64.encodebytes(encode_image(dark_on_light())).decode()
     assert "\n" in encoded.strip()
     assert_prediction(client.post(endpoint, json={"image": encoded}), digit=1)
 
@@ -386,11 +386,11 @@ def test_json_that_is_not_utf8_is_refused(client, endpoint):
 
 
 def test_a_png_sent_as_jpeg_is_read_by_its_contents(client, endpoint):
-    assert_prediction(post_raw(client, endpoint, png_of(dark_on_light()), "image/jpeg"), digit=1)
+    assert_prediction(post_raw(client, endpoint, encode_image(dark_on_light()), "image/jpeg"), digit=1)
 
 
 def test_a_content_type_in_capitals_with_parameters_is_accepted(client, endpoint):
-    assert_prediction(post_raw(client, endpoint, png_of(dark_on_light()), "IMAGE/PNG; name=digit.png"), digit=1)
+    assert_prediction(post_raw(client, endpoint, encode_image(dark_on_light()), "IMAGE/PNG; name=digit.png"), digit=1)
 
 
 # Multipart forms
@@ -423,16 +423,16 @@ FORM_LAYOUTS = {
 
 @pytest.mark.parametrize("layout", FORM_LAYOUTS.values(), ids=FORM_LAYOUTS.keys())
 def test_a_form_in_any_valid_layout_is_read(client, endpoint, layout):
-    assert_prediction(post_form(client, endpoint, form_in_layout(png_of(dark_on_light()), **layout)), digit=1)
+    assert_prediction(post_form(client, endpoint, form_in_layout(encode_image(dark_on_light()), **layout)), digit=1)
 
 
 def test_a_form_field_without_a_file_name_is_not_a_file(client, endpoint):
-    body = form_in_layout(png_of(dark_on_light()), headers=(b'Content-Disposition: form-data; name="image"',))
+    body = form_in_layout(encode_image(dark_on_light()), headers=(b'Content-Disposition: form-data; name="image"',))
     assert_error(post_form(client, endpoint, body), 400, "missing_image", "no file in the field 'image'")
 
 
 def test_other_files_beside_the_image_field_are_ignored(client, endpoint):
-    png = png_of(dark_on_light())
+    png = encode_image(dark_on_light())
     body = multipart_body([(b"thumbnail", b"t.png", b"image/png", b"not read"),
                            (b"image", b"digit.png", b"image/png", png),
                            (b"extra", b"e.txt", b"text/plain", b"hello")])
@@ -445,12 +445,12 @@ def test_other_files_beside_the_image_field_are_ignored(client, endpoint):
     ids=["field_name", "file_name"],
 )
 def test_a_form_with_names_that_are_not_utf8_is_refused(client, endpoint, name, filename):
-    body = multipart_body([(name, filename, b"image/png", png_of(dark_on_light()))])
+    body = multipart_body([(name, filename, b"image/png", encode_image(dark_on_light()))])
     assert_error(post_form(client, endpoint, body), 400, "invalid_form")
 
 
 def test_a_form_cut_short_is_refused(client, endpoint):
-    body = multipart_body([(b"image", b"digit.png", b"image/png", png_of(dark_on_light()))])
+    body = multipart_body([(b"image", b"digit.png", b"image/png", encode_image(dark_on_light()))])
     assert_error(post_form(client, endpoint, body[: len(body) // 2]), 400, "invalid_form")
 
 
@@ -588,7 +588,7 @@ def test_a_body_over_the_limit_gets_413_and_the_connection_closes(endpoint, live
 
 def test_a_chunked_body_over_the_limit_gets_413_not_a_truncated_image(endpoint, live_server, app):
     head = request_head(endpoint, b"Content-Type: image/png", b"Transfer-Encoding: chunked")
-    png = png_of(dark_on_light())
+    png = encode_image(dark_on_light())
     padding = bytes(65536)
     chunks = [b"%x\r\n%s\r\n" % (len(png), png)]
     chunks += [b"%x\r\n%s\r\n" % (len(padding), padding)] * (app.config["MAX_CONTENT_LENGTH"] // len(padding) + 1)

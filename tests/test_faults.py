@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from bench.support.drawing import png_of
+from bench.support.drawing import encode_image
 from bench.support.server import PROJECT_ROOT, ServerStartError, free_port
 from model.training.handwriting import render_strokes
 
@@ -48,7 +48,7 @@ SMALL_IMAGE_PIXELS = 100_000
 
 @pytest.fixture(scope="module")
 def seven_png():
-    return png_of(render_strokes(SEVEN))
+    return encode_image(render_strokes(SEVEN))
 
 
 def healthy(server):
@@ -195,7 +195,7 @@ def test_the_pixel_limit_comes_from_the_environment(small_limits_server, endpoin
     side = 400
     assert side * side > SMALL_IMAGE_PIXELS
     big = render_strokes(SEVEN, size=(side, side))
-    status, body = post(small_limits_server.base_url, png_of(big), endpoint=endpoint)
+    status, body = post(small_limits_server.base_url, encode_image(big), endpoint=endpoint)
     assert status == 422
     assert body["error"]["code"] == "too_many_pixels"
 

@@ -13,7 +13,7 @@ import io
 import numpy as np
 import pytest
 
-from bench.support.drawing import encode_style, png_of
+from bench.support.drawing import encode_image, encode_style
 from model.constants import CANVAS_HEIGHT as CANVAS_SIDE
 from model.constants import N_PIXELS
 from model.network import Network
@@ -73,7 +73,7 @@ def case_png(shape, style, line_width, side):
     scale = side / CANVAS_SIDE
     strokes = [[(x * scale, y * scale) for x, y in stroke] for stroke in SHAPES[shape]]
     ink = render_strokes(strokes, line_width * scale, size=(side, side))
-    return png_of(encode_style(ink, style))
+    return encode_image(encode_style(ink, style))
 
 
 def post(client, png, form):

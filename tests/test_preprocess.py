@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.support.drawing import STYLES, draw_png, encode_style, png_of
+from bench.support.drawing import STYLES, draw_png, encode_image, encode_style
 from model.constants import IMAGE_SIDE
 from model.preprocess import (
     DIGIT_BOX,
@@ -92,13 +92,13 @@ def test_decode_refuses_a_truncated_png():
 
 
 def test_decode_refuses_a_declared_size_over_the_limit_before_decoding():
-    bomb = with_declared_size(png_of(Image.new("L", (1, 1))), 50_000, 50_000)
+    bomb = with_declared_size(encode_image(Image.new("L", (1, 1))), 50_000, 50_000)
     with pytest.raises(TooManyPixelsError, match="too many pixels"):
         decode_image(bomb)
 
 
 def test_decode_applies_the_pixel_limit_it_is_given():
-    png = png_of(Image.new("L", (100, 100)))
+    png = encode_image(Image.new("L", (100, 100)))
     assert decode_image(png, max_pixels=10_000).size == (100, 100)
     with pytest.raises(TooManyPixelsError):
         decode_image(png, max_pixels=9_999)
@@ -302,7 +302,7 @@ def test_preprocess_of_a_blank_canvas_says_there_is_no_ink():
 
 def test_preprocess_keeps_an_mnist_digit_nearly_as_it_was(mnist_dir):
     original = read_idx(find_file(mnist_dir, TEST_IMAGES), 3)[0]
-    digit = preprocess(png_of(Image.fromarray(original)))
+    digit = preprocess(encode_image(Image.fromarray(original)))
     expected = original.astype(np.float32) / 255
     correlation = np.corrcoef(digit.ravel(), expected.ravel())[0, 1]
     assert correlation > 0.9

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from bench.support.drawing import STYLES, encode_style, png_of
+from bench.support.drawing import STYLES, encode_image, encode_style
 from model.constants import CANVAS_HEIGHT, DEFAULT_MODEL_PATH, N_PIXELS
 from model.network import Network
 from model.preprocess import NoInkError, digit_field, ink_from_bytes
@@ -30,7 +30,7 @@ def classify():
 def ink_of(strokes, width, style="transparent", line_width=18):
     """Draw strokes on a surface `width` units wide with the page's pen; return the decoded ink."""
     drawing = render_strokes(strokes, line_width, size=(width, CANVAS_HEIGHT))
-    return ink_from_bytes(png_of(encode_style(drawing, style)))
+    return ink_from_bytes(encode_image(encode_style(drawing, style)))
 
 
 def read(regions, classify):

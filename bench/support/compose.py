@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bench.support.drawing import STYLES, encode_style, png_of
+from bench.support.drawing import STYLES, encode_image, encode_style
 from model.constants import CANVAS_HEIGHT, PEN_WIDTH
 from model.training.handwriting import render_strokes
 
@@ -193,4 +193,4 @@ def render_number(number, line_width=PEN_WIDTH):
 
 def number_png(number, line_width=PEN_WIDTH):
     """Return the PNG bytes of a composed number in its style, as the page would upload it."""
-    return png_of(encode_style(render_number(number, line_width), number.style))
+    return encode_image(encode_style(render_number(number, line_width), number.style))

@@ -2,7 +2,7 @@
 
 `model.training.handwriting.render_strokes` draws strokes with the page's pen;
 `encode_style` stores that ink in one of the three styles the API accepts,
-and `draw_png` does both and encodes the PNG.
+and `draw_png` does both and encodes the PNG (`encode_image`).
 """
 
 import io
@@ -33,16 +33,21 @@ def encode_style(ink, style):
     raise ValueError(f"style must be one of {STYLES}, got {style!r}")
 
 
-def png_of(image):
-    """Encode a Pillow image as PNG bytes."""
+def encode_image(image, image_format="PNG", **params):
+    """Encode a Pillow image as bytes of `image_format` (PNG unless told), with Pillow's save `params`."""
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer, format=image_format, **params)
     return buffer.getvalue()
 
 
-def draw_png(strokes, style="transparent", line_width=PEN_WIDTH, size=CANVAS_SIZE):
-    """Return PNG bytes of the strokes drawn with the page's pen on a surface of `size` (width, height).
+def draw_image(strokes, style="transparent", line_width=PEN_WIDTH, size=CANVAS_SIZE):
+    """Return a Pillow image of the strokes drawn with the page's pen on a surface of `size` (width, height).
 
     strokes : list of strokes, each a list of (x, y) points in drawing units
     """
-    return png_of(encode_style(render_strokes(strokes, line_width, size), style))
+    return encode_style(render_strokes(strokes, line_width, size), style)
+
+
+def draw_png(strokes, style="transparent", line_width=PEN_WIDTH, size=CANVAS_SIZE):
+    """Return PNG bytes of the strokes drawn as `draw_image` draws them."""
+    return encode_image(draw_image(strokes, style, line_width, size))

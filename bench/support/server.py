@@ -7,6 +7,7 @@ is served the same way from its own root, with this interpreter's packages.
 """
 
 import contextlib
+import http.client
 import os
 import shlex
 import signal
@@ -153,3 +154,28 @@ def server_url(url=None, name="bench"):
     print(f"Starting the Procfile's gunicorn (log: {log_path})", flush=True)
     with ProcfileServer(log_path) as server:
         yield server.base_url
+
+
+FIRST_ANSWER_POLL_S = 0.005
+"""Poll often: the time to the first answer is itself the figure measured."""
+
+
+def seconds_to_first_answer(server, path="/healthz", timeout=SERVER_START_TIMEOUT_S, poll_s=FIRST_ANSWER_POLL_S):
+    """Start `server` (a ProcfileServer) and return the seconds until it first answers 200 on `path`."""
+    started = time.perf_counter()
+    server.start()
+    deadline = started + timeout
+    while time.perf_counter() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {server.process.returncode}:\n{server.log()}")
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+        try:
+            connection.request("GET", path)
+            if connection.getresponse().status == 200:
+                return time.perf_counter() - started
+        except OSError:
+            pass
+        finally:
+            connection.close()
+        time.sleep(poll_s)
+    raise RuntimeError(f"gunicorn did not answer in {timeout} s:\n{server.log()}")
