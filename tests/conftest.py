@@ -1,14 +1,12 @@
-"""Shared fixtures: the app, its test client, the real server, data paths."""
+"""Shared fixtures: the app, its test client, the real server, data paths.
 
-import io
+Drawings, encoders and request builders are in bench.support, shared with the benchmarks.
+"""
 
 import pytest
 
 from app import create_app
-from bench.support.drawing import encode_image, encode_style
 from bench.support.server import PROJECT_ROOT, ProcfileServer, ServerStartError
-from model.constants import CANVAS_HEIGHT
-from model.training.handwriting import render_strokes
 
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
 MNIST_DIR = SHARED_DIR / "mnist"
@@ -26,55 +24,6 @@ def app():
 def client(app):
     """A Flask test client for in-process requests."""
     return app.test_client()
-
-
-@pytest.fixture(scope="session")
-def png_bytes():
-    """Return a function that encodes a Pillow image as PNG bytes."""
-
-    def encode(image, format="PNG", **params):
-        buffer = io.BytesIO()
-        image.save(buffer, format=format, **params)
-        return buffer.getvalue()
-
-    return encode
-
-
-GLYPHS = {
-    "0": [[(140, 40), (200, 80), (200, 200), (140, 240), (80, 200), (80, 80), (140, 40)]],
-    "1": [[(140, 40), (140, 240)]],
-    "2": [[(85, 90), (110, 55), (170, 55), (200, 95), (185, 140), (85, 235), (210, 235)]],
-    "4": [[(170, 40), (80, 170), (210, 170)], [(175, 90), (175, 245)]],
-    "7": [[(80, 60), (200, 60), (120, 230)]],
-}
-"""Pen strokes of a few clear digits, each in a 280×280 cell of drawing units."""
-
-GLYPH_ADVANCE = 150
-"""Horizontal distance between the cells of neighbouring digits: a clear gap between them."""
-
-GLYPH_MARGIN = 60
-"""Blank drawing units left of the first glyph's cell (its strokes start about 80 in)."""
-
-
-def glyph_strokes(text, advance=GLYPH_ADVANCE):
-    """Return the strokes of `text` (digits of GLYPHS) written left to right."""
-    strokes = []
-    for position, character in enumerate(text):
-        shift = position * advance - GLYPH_MARGIN
-        strokes += [[(x + shift, y) for x, y in stroke] for stroke in GLYPHS[character]]
-    return strokes
-
-
-@pytest.fixture(scope="session")
-def number_png():
-    """Return a function that draws a number as the page would: PNG bytes, 280 px high."""
-
-    def draw(text, style="transparent", advance=GLYPH_ADVANCE):
-        width = GLYPH_MARGIN + advance * len(text)
-        ink = render_strokes(glyph_strokes(text, advance), size=(width, CANVAS_HEIGHT))
-        return encode_image(encode_style(ink, style))
-
-    return draw
 
 
 @pytest.fixture(scope="session")

@@ -6,40 +6,30 @@ import json
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from app import create_app
 from app.confidence import CONFIDENCE_THRESHOLD
+from bench.support.digits import DIGIT_STROKES, digit_png
+from bench.support.drawing import draw_image, draw_png, encode_image
 from model.constants import IMAGE_SIDE, N_CLASSES
 
-CANVAS_SIDE = 280
-STROKE_WIDTH = 18
+SCRIBBLE = [
+    stroke
+    for offset in range(0, 200, 40)
+    for stroke in ([(40 + offset, 40), (240 - offset, 240)], [(40, 40 + offset), (240, 240 - offset)])
+]
+"""Crossing lines over the whole canvas: ink, but no digit."""
 
 
 def draw_digit(shape, style="transparent"):
-    """Draw a "0" (an ellipse) or a "1" (a vertical bar) as a canvas would.
-
-    style: "transparent" (black ink in alpha), "white" (dark on light RGB),
-    or "black" (light on dark, mode L).
-    """
-    ink = Image.new("L", (CANVAS_SIDE, CANVAS_SIDE), 0)
-    pen = ImageDraw.Draw(ink)
-    if shape == "0":
-        pen.ellipse((90, 50, 190, 230), outline=255, width=STROKE_WIDTH)
-    else:
-        pen.line((140, 50, 140, 230), fill=255, width=STROKE_WIDTH)
-    if style == "transparent":
-        image = Image.new("RGBA", ink.size, (0, 0, 0, 0))
-        image.putalpha(ink)
-        return image
-    if style == "white":
-        return Image.merge("RGB", [ink.point(lambda v: 255 - v)] * 3)
-    return ink
+    """Draw the digit `shape` ("0" or "1") as the page's canvas would, in one of the API's styles."""
+    return draw_image(DIGIT_STROKES[int(shape)], style)
 
 
 @pytest.fixture()
-def one_png(png_bytes):
-    return png_bytes(draw_digit("1"))
+def one_png():
+    return digit_png(1)
 
 
 def multipart(data, field="image", filename="digit.png"):
@@ -61,8 +51,8 @@ def assert_error(response, status, code):
 
 @pytest.mark.parametrize("style", ["transparent", "white", "black"])
 @pytest.mark.parametrize("shape", ["0", "1"])
-def test_predict_recognises_a_drawn_digit_in_each_style(client, png_bytes, shape, style):
-    response = client.post("/predict", **multipart(png_bytes(draw_digit(shape, style))))
+def test_predict_recognises_a_drawn_digit_in_each_style(client, shape, style):
+    response = client.post("/predict", **multipart(encode_image(draw_digit(shape, style))))
     assert response.status_code == 200
     assert response.get_json()["digit"] == int(shape)
 
@@ -84,13 +74,8 @@ def test_predict_is_confident_about_a_clear_digit(client, one_png):
     assert body["confident"] is True
 
 
-def test_predict_flags_a_scribble_as_unsure(client, png_bytes):
-    scribble = Image.new("L", (CANVAS_SIDE, CANVAS_SIDE), 0)
-    pen = ImageDraw.Draw(scribble)
-    for offset in range(0, 200, 40):
-        pen.line((40 + offset, 40, 240 - offset, 240), fill=255, width=STROKE_WIDTH)
-        pen.line((40, 40 + offset, 240, 240 - offset), fill=255, width=STROKE_WIDTH)
-    body = client.post("/predict", **multipart(png_bytes(scribble))).get_json()
+def test_predict_flags_a_scribble_as_unsure(client):
+    body = client.post("/predict", **multipart(draw_png(SCRIBBLE, "black"))).get_json()
     assert body["confident"] is (body["confidence"] >= CONFIDENCE_THRESHOLD)
     assert body["confident"] is False
 
@@ -101,10 +86,10 @@ def test_predict_names_the_model_that_healthz_reports(client, one_png):
 
 
 @pytest.mark.parametrize("mimetype", ["image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp"])
-def test_predict_accepts_a_raw_image_body(client, png_bytes, mimetype):
+def test_predict_accepts_a_raw_image_body(client, mimetype):
     image_format = mimetype.split("/")[1].upper()
     image = draw_digit("1", "white")
-    data = png_bytes(image, format="JPEG" if image_format == "JPEG" else image_format)
+    data = encode_image(image, image_format)
     response = client.post("/predict", data=data, content_type=mimetype)
     assert response.status_code == 200
     assert response.get_json()["digit"] == 1
@@ -183,17 +168,13 @@ def test_predict_rejects_several_files_in_the_image_field(client, one_png):
 
 
 @pytest.mark.parametrize("style", ["transparent", "white", "black"])
-def test_predict_refuses_to_guess_on_a_blank_canvas(client, png_bytes, style):
-    blank = {"transparent": Image.new("RGBA", (CANVAS_SIDE, CANVAS_SIDE), (0, 0, 0, 0)),
-             "white": Image.new("RGB", (CANVAS_SIDE, CANVAS_SIDE), "white"),
-             "black": Image.new("L", (CANVAS_SIDE, CANVAS_SIDE), 0)}[style]
-    assert_error(client.post("/predict", **multipart(png_bytes(blank))), 422, "no_ink")
+def test_predict_refuses_to_guess_on_a_blank_canvas(client, style):
+    assert_error(client.post("/predict", **multipart(draw_png([], style))), 422, "no_ink")
 
 
-def test_predict_rejects_an_image_with_too_many_pixels(png_bytes):
+def test_predict_rejects_an_image_with_too_many_pixels():
     small_limit_app = create_app({"TESTING": True, "MAX_IMAGE_PIXELS": 100 * 100})
-    image = draw_digit("1")
-    response = small_limit_app.test_client().post("/predict", **multipart(png_bytes(image)))
+    response = small_limit_app.test_client().post("/predict", **multipart(digit_png(1)))
     assert_error(response, 422, "too_many_pixels")
 
 

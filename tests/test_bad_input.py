@@ -26,14 +26,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile, ImageOps
 
+from bench.support.digits import DIGIT_STROKES
 from bench.support.drawing import encode_image, encode_style
+from bench.support.http import multipart_body
 from model.constants import N_CLASSES
 from model.preprocess import DEFAULT_MAX_PIXELS
 from model.training.handwriting import render_strokes
 
-ONE = [[(140, 40), (140, 240)]]
-SEVEN = [[(80, 60), (200, 60), (120, 230)]]
-ZERO = [[(140, 40), (200, 80), (200, 200), (140, 240), (80, 200), (80, 80), (140, 40)]]
+ONE, SEVEN, ZERO = DIGIT_STROKES[1], DIGIT_STROKES[7], DIGIT_STROKES[0]
 
 PNG_SIGNATURE_LENGTH = 8
 LENGTH_FIELD = 4
@@ -92,12 +92,6 @@ def with_size(png, width, height):
     return fix_crc(bytes(data), PNG_SIGNATURE_LENGTH)
 
 
-def encode(image, image_format="PNG", **params):
-    buffer = io.BytesIO()
-    image.save(buffer, format=image_format, **params)
-    return buffer.getvalue()
-
-
 def ink(strokes=ONE):
     """The ink of a drawing, a mode "L" canvas image with 255 = full ink."""
     return render_strokes(strokes)
@@ -105,16 +99,6 @@ def ink(strokes=ONE):
 
 def dark_on_light(strokes=ONE):
     return encode_style(ink(strokes), "white")
-
-
-def multipart_body(parts, boundary=b"BOUNDARY"):
-    """Build a multipart/form-data body from raw (name, filename, content type, data) byte parts."""
-    body = b""
-    for name, filename, content_type, data in parts:
-        body += (b"--" + boundary + b"\r\nContent-Disposition: form-data; name=\"" + name
-                 + b"\"; filename=\"" + filename + b"\"\r\nContent-Type: " + content_type
-                 + b"\r\n\r\n" + data + b"\r\n")
-    return body + b"--" + boundary + b"--\r\n"
 
 
 def post_raw(client, endpoint, data, content_type="image/png"):
@@ -247,7 +231,7 @@ def test_a_one_pixel_strip_with_a_stroke_is_read_without_error(client, endpoint,
 def test_a_decompression_bomb_is_refused_before_its_pixels_are_decoded(client, endpoint, monkeypatch):
     side = 5_000
     assert side * side > DEFAULT_MAX_PIXELS
-    bomb = encode(Image.new("L", (side, side), 255), compress_level=9)
+    bomb = encode_image(Image.new("L", (side, side), 255), compress_level=9)
     assert len(bomb) < 100_000, "a small file that declares 25 million pixels"
     decoded = []
     monkeypatch.setattr(ImageFile.ImageFile, "load", lambda image: decoded.append(image))
@@ -309,9 +293,9 @@ def test_a_form_field_over_the_form_memory_limit_is_refused_naming_the_limit(cli
 def test_an_animated_image_is_read_from_its_first_frame(client, endpoint, image_format):
     first, second = dark_on_light(ONE), dark_on_light(ZERO)
     params = {"lossless": True} if image_format == "WEBP" else {}
-    animated = encode(first, image_format, save_all=True, append_images=[second], duration=100, **params)
+    animated = encode_image(first, image_format, save_all=True, append_images=[second], duration=100, **params)
     assert Image.open(io.BytesIO(animated)).n_frames == 2
-    still = encode(first, image_format, **params)
+    still = encode_image(first, image_format, **params)
     assert_prediction(post_raw(client, endpoint, animated), digit=1)
     assert post_raw(client, endpoint, animated).get_json() == post_raw(client, endpoint, still).get_json()
 
@@ -339,7 +323,7 @@ def sixteen_bit(strokes):
          "grey_alpha_png", "cmyk_jpeg", "palette_bmp"],
 )
 def test_an_image_in_any_mode_is_read(client, endpoint, make, image_format, params):
-    data = encode(make(), image_format, **params)
+    data = encode_image(make(), image_format, **params)
     assert Image.open(io.BytesIO(data)).mode not in {"RGB", "RGBA", "L"}
     assert_prediction(post_raw(client, endpoint, data), digit=1)
 
@@ -348,7 +332,7 @@ def test_an_exif_rotated_jpeg_is_read_upright(client, endpoint):
     upright = dark_on_light(SEVEN)
     exif = Image.Exif()
     exif[EXIF_ORIENTATION] = ROTATE_270_TO_VIEW
-    stored = encode(upright.transpose(Image.Transpose.ROTATE_90), "JPEG", exif=exif)
+    stored = encode_image(upright.transpose(Image.Transpose.ROTATE_90), "JPEG", exif=exif)
     assert ImageOps.exif_transpose(Image.open(io.BytesIO(stored))).size == upright.size
     assert_prediction(post_raw(client, endpoint, stored, "image/jpeg"), digit=7)
 

@@ -23,11 +23,9 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from bench.support.drawing import encode_image
+from bench.support.digits import DIGIT_STROKES, digit_png
+from bench.support.drawing import draw_png
 from bench.support.server import PROJECT_ROOT, ServerStartError, free_port
-from model.training.handwriting import render_strokes
-
-SEVEN = [[(80, 60), (200, 60), (120, 230)]]
 
 ANSWER_BOUND_S = 10
 """Correctness bound, not a speed target: a request not answered by then is starved."""
@@ -48,7 +46,7 @@ SMALL_IMAGE_PIXELS = 100_000
 
 @pytest.fixture(scope="module")
 def seven_png():
-    return encode_image(render_strokes(SEVEN))
+    return digit_png(7, "black")
 
 
 def healthy(server):
@@ -194,8 +192,8 @@ def test_the_upload_limit_comes_from_the_environment(small_limits_server, endpoi
 def test_the_pixel_limit_comes_from_the_environment(small_limits_server, endpoint):
     side = 400
     assert side * side > SMALL_IMAGE_PIXELS
-    big = render_strokes(SEVEN, size=(side, side))
-    status, body = post(small_limits_server.base_url, encode_image(big), endpoint=endpoint)
+    big = draw_png(DIGIT_STROKES[7], "black", size=(side, side))
+    status, body = post(small_limits_server.base_url, big, endpoint=endpoint)
     assert status == 422
     assert body["error"]["code"] == "too_many_pixels"
 

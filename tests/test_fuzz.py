@@ -10,7 +10,6 @@ example database is written into the work tree.
 How many cases each test ran is printed at the end of the session.
 """
 
-import io
 import os
 
 import numpy as np
@@ -22,6 +21,7 @@ from PIL import Image
 
 import model
 from app import create_app
+from bench.support.drawing import encode_image
 from model.constants import IMAGE_SIDE, N_CLASSES
 from model.preprocess import InputImageError, decode_image, ink_intensity, preprocess
 from model.recognise import recognise_number
@@ -137,12 +137,6 @@ def build_image(mode, ink, alpha, rng):
     return grey.convert(mode)
 
 
-def encode(image, image_format):
-    buffer = io.BytesIO()
-    image.save(buffer, format=image_format)
-    return buffer.getvalue()
-
-
 @FUZZ_SETTINGS
 @given(data=st.binary(max_size=4096))
 def test_random_bytes_never_crash(data):
@@ -167,7 +161,7 @@ def test_bytes_behind_a_real_signature_never_crash(header, data):
 def test_any_valid_image_gives_the_network_input_or_a_documented_error(drawn):
     count_case("preprocess(random valid image)")
     image_format, image = drawn
-    digit = preprocess_or_input_error(encode(image, image_format))
+    digit = preprocess_or_input_error(encode_image(image, image_format))
     if digit is not None:
         assert_network_input(digit)
 
@@ -178,7 +172,7 @@ def test_any_valid_image_gives_the_network_input_or_a_documented_error(drawn):
 def test_damaged_images_never_crash(drawn, flips, cut):
     count_case("preprocess(damaged valid image)")
     image_format, image = drawn
-    data = bytearray(encode(image, image_format))
+    data = bytearray(encode_image(image, image_format))
     for where, mask in flips:
         data[min(int(where * len(data)), len(data) - 1)] ^= mask
     digit = preprocess_or_input_error(bytes(data[: max(1, int(cut * len(data)))]))
@@ -230,7 +224,7 @@ def test_any_valid_image_reads_as_a_number_or_a_documented_error(served_model, d
     count_case("recognise_number(random valid image)")
     image_format, image = drawn
     try:
-        readings = recognise_number(encode(image, image_format), served_model)
+        readings = recognise_number(encode_image(image, image_format), served_model)
     except InputImageError:
         return
     assert_number_reading(readings, image.size)
@@ -241,7 +235,7 @@ def test_any_valid_image_reads_as_a_number_or_a_documented_error(served_model, d
 def test_ink_is_always_float32_in_zero_one_with_the_image_shape(drawn):
     count_case("ink_intensity(random decoded image)")
     image_format, image = drawn
-    decoded = decode_image(encode(image, image_format))
+    decoded = decode_image(encode_image(image, image_format))
     ink = ink_intensity(decoded)
     assert ink.shape == (decoded.height, decoded.width)
     assert ink.dtype == np.float32

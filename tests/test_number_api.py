@@ -8,6 +8,8 @@ from PIL import Image
 
 from app import create_app
 from app.confidence import CONFIDENCE_THRESHOLD
+from bench.support.digits import number_png
+from bench.support.drawing import encode_image
 from model.constants import N_CLASSES
 
 
@@ -21,13 +23,13 @@ def assert_error(response, status, code):
     assert response.get_json()["error"]["code"] == code
 
 
-def test_a_number_is_read_digit_by_digit(client, number_png):
+def test_a_number_is_read_digit_by_digit(client):
     body = post_png(client, number_png("42")).get_json()
     assert body["number"] == "42"
     assert [digit["digit"] for digit in body["digits"]] == [4, 2]
 
 
-def test_the_answer_has_the_documented_fields(client, number_png, app):
+def test_the_answer_has_the_documented_fields(client, app):
     body = post_png(client, number_png("17")).get_json()
     assert set(body) == {"number", "confident", "digits", "model"}
     assert body["model"] == app.extensions["digit_model"].version
@@ -38,11 +40,11 @@ def test_the_answer_has_the_documented_fields(client, number_png, app):
         assert len(digit["box"]) == 4 and all(isinstance(value, int) for value in digit["box"])
 
 
-def test_leading_zeros_are_kept(client, number_png):
+def test_leading_zeros_are_kept(client):
     assert post_png(client, number_png("007")).get_json()["number"] == "007"
 
 
-def test_boxes_are_ordered_left_to_right_inside_the_upload(client, number_png):
+def test_boxes_are_ordered_left_to_right_inside_the_upload(client):
     data = number_png("1047")
     width, height = Image.open(io.BytesIO(data)).size
     boxes = [digit["box"] for digit in post_png(client, data).get_json()["digits"]]
@@ -51,18 +53,18 @@ def test_boxes_are_ordered_left_to_right_inside_the_upload(client, number_png):
         assert left + box_width <= width and top + box_height <= height
 
 
-def test_clear_digits_make_a_confident_number(client, number_png):
+def test_clear_digits_make_a_confident_number(client):
     body = post_png(client, number_png("42")).get_json()
     assert all(digit["confidence"] >= CONFIDENCE_THRESHOLD for digit in body["digits"])
     assert body["confident"] is True
 
 
 @pytest.mark.parametrize("style", ["transparent", "white", "black"])
-def test_every_image_style_reads_the_same(client, number_png, style):
+def test_every_image_style_reads_the_same(client, style):
     assert post_png(client, number_png("42", style)).get_json()["number"] == "42"
 
 
-def test_the_same_three_request_forms_as_predict(client, number_png):
+def test_the_same_three_request_forms_as_predict(client):
     data = number_png("42")
     form = client.post("/predict/number", data={"image": (io.BytesIO(data), "n.png", "image/png")},
                        content_type="multipart/form-data")
@@ -71,32 +73,32 @@ def test_the_same_three_request_forms_as_predict(client, number_png):
     assert form.get_json()["number"] == json_body.get_json()["number"] == "42"
 
 
-def test_preview_adds_each_digits_network_input(client, number_png):
+def test_preview_adds_each_digits_network_input(client):
     digits = post_png(client, number_png("42"), "?preview=1").get_json()["digits"]
     assert all(digit["preview"].startswith("data:image/png;base64,") for digit in digits)
 
 
-def test_a_blank_canvas_has_no_ink(client, png_bytes):
-    assert_error(post_png(client, png_bytes(Image.new("RGBA", (280, 280)))), 422, "no_ink")
+def test_a_blank_canvas_has_no_ink(client):
+    assert_error(post_png(client, encode_image(Image.new("RGBA", (280, 280)))), 422, "no_ink")
 
 
-def test_more_marks_than_max_digits_are_refused_naming_the_limit(number_png):
+def test_more_marks_than_max_digits_are_refused_naming_the_limit():
     client = create_app({"TESTING": True, "MAX_DIGITS": 3}).test_client()
     response = post_png(client, number_png("1111"))
     assert_error(response, 422, "too_many_digits")
     assert "3" in response.get_json()["error"]["message"]
 
 
-def test_exactly_max_digits_marks_are_read(number_png):
+def test_exactly_max_digits_marks_are_read():
     client = create_app({"TESTING": True, "MAX_DIGITS": 4}).test_client()
     assert post_png(client, number_png("1111")).get_json()["number"] == "1111"
 
 
-def test_predict_flags_a_drawing_of_several_digits_as_not_confident(client, number_png):
+def test_predict_flags_a_drawing_of_several_digits_as_not_confident(client):
     body = client.post("/predict", data=number_png("42"), content_type="image/png").get_json()
     assert body["confident"] is False
 
 
-def test_predict_stays_confident_for_one_clear_digit(client, number_png):
+def test_predict_stays_confident_for_one_clear_digit(client):
     body = client.post("/predict", data=number_png("4"), content_type="image/png").get_json()
     assert body["digit"] == 4 and body["confident"] is True and body["is_digit"] is True

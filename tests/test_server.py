@@ -8,8 +8,9 @@ import urllib.request
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
+from bench.support.digits import digit_png, number_png
 from bench.support.server import SERVER_START_TIMEOUT_S
 from model.constants import N_CLASSES, N_PIXELS
 from model.network import Network
@@ -29,11 +30,8 @@ def post(url, data, content_type):
 
 
 @pytest.fixture(scope="module")
-def seven_png(png_bytes):
-    canvas = Image.new("L", (280, 280), 255)
-    pen = ImageDraw.Draw(canvas)
-    pen.line([(80, 60), (200, 60), (120, 230)], fill=0, width=18, joint="curve")
-    return png_bytes(canvas)
+def seven_png():
+    return digit_png(7, "white")
 
 
 def test_procfile_server_answers_healthz(live_server):
@@ -48,14 +46,14 @@ def test_procfile_server_recognises_a_posted_png(live_server, seven_png):
     assert body["digit"] == 7
 
 
-def test_procfile_server_reads_a_posted_number(live_server, number_png):
+def test_procfile_server_reads_a_posted_number(live_server):
     status, body = post(f"{live_server}/predict/number", number_png("1047"), "image/png")
     assert status == 200
     assert body["number"] == "1047"
     assert len(body["digits"]) == 4
 
 
-def test_procfile_server_refuses_more_marks_than_max_digits(start_server, number_png):
+def test_procfile_server_refuses_more_marks_than_max_digits(start_server):
     server = start_server({"MAX_DIGITS": "2"})
     server.wait_until_healthy()
     status, body = post(f"{server.base_url}/predict/number", number_png("111"), "image/png")
