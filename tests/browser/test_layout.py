@@ -7,16 +7,20 @@ hidden below the fold. The screenshots are kept in tests/artifacts/ for a
 person to look at, but the assertions are what fail.
 """
 
+from pathlib import Path
+
 import pytest
 
-from tests.browser.conftest import (
-    ARTIFACTS_DIR,
+from bench.support.page import (
     PHONE_VIEWPORT,
     draw_stroke,
     load_every_image,
     settle,
     wait_for_number,
 )
+
+ARTIFACTS_DIR = Path(__file__).resolve().parent.parent / "artifacts"
+"""Where the screenshots are kept for a person to look at (git ignores it)."""
 
 VIEWPORTS = {
     390: PHONE_VIEWPORT,

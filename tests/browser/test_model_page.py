@@ -4,10 +4,10 @@ import json
 
 import pytest
 
+from bench.support.page import load_every_image
 from model.constants import DEFAULT_MODEL_PATH
 from model.evaluation.evaluate import DEFAULT_REPORT_DIR, REPORT_JSON
 from model.network import Network
-from tests.browser.conftest import load_every_image
 
 REPORT_PATH = DEFAULT_REPORT_DIR / REPORT_JSON
 

@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.browser.conftest import (
+from bench.support.digits import DIGIT_STROKES
+from bench.support.drawing import encode_image
+from bench.support.page import (
     DESKTOP_VIEWPORT,
     PHONE_VIEWPORT,
     SURFACE_HEIGHT,
@@ -36,7 +38,7 @@ from tests.browser.conftest import (
 
 FOUR = [[(95, 50), (50, 170), (150, 170)], [(125, 70), (125, 240)]]
 TWO = [[(210, 95), (235, 55), (285, 55), (305, 95), (290, 140), (215, 235), (315, 235)]]
-SEVEN = [[(80, 60), (200, 60), (120, 230)]]
+SEVEN = DIGIT_STROKES[7]
 LETTER_X = [[(60, 50), (200, 240)], [(200, 50), (60, 240)]]
 """A capital X: two crossing strokes no one would read as a digit."""
 
@@ -58,9 +60,7 @@ def draw(page, strokes):
 
 def preview_png(shade):
     """Return a 28 x 28 PNG data URL of one grey level, to tell the previews apart."""
-    buffer = io.BytesIO()
-    Image.new("L", (28, 28), shade).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return "data:image/png;base64," + base64.b64encode(encode_image(Image.new("L", (28, 28), shade))).decode()
 
 
 def fake_mark(digit, x, confidence=0.97, is_digit=True, shade=128):

@@ -6,7 +6,8 @@ import json
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.browser.conftest import (
+from bench.support.digits import DIGIT_STROKES
+from bench.support.page import (
     PHONE_VIEWPORT,
     SURFACE_HEIGHT,
     bar_shares,
@@ -24,7 +25,7 @@ from tests.browser.conftest import (
 )
 
 ONE = [(140, 45), (140, 235)]
-SEVEN = [(80, 60), (200, 60), (120, 230)]
+(SEVEN,) = DIGIT_STROKES[7]
 TOP_BAR = [(60, 40), (200, 40)]
 """A stroke across ONE's top; at x = 100 it is clear of ONE's ink."""
 
