@@ -27,15 +27,11 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 from bench.page_request import PageCapture
-from bench.realworld import (
-    DEFAULT_DATA_PATH,
-    DEFAULT_SEED,
-    PredictClient,
-    percent,
-    select_samples,
-)
+from bench.realworld import percent
 from bench.support.chromium import CHROMIUM_PATH, PAD_SELECTOR, draw_on_page, launch_chromium, nudging
+from bench.support.client import PredictClient
 from bench.support.drawing import draw_png
+from bench.support.samples import DEFAULT_DATA_PATH, DEFAULT_SEED, select_samples
 from bench.support.server import server_url
 from model.constants import PEN_WIDTH
 from model.training.handwriting import load_handwriting

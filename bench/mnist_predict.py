@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench.realworld import PredictClient
+from bench.support.client import PredictClient
 from bench.support.server import PROJECT_ROOT, server_url
 from model.constants import DEFAULT_MODEL_PATH
 from model.network import Network

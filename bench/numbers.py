@@ -25,9 +25,11 @@ from typing import NamedTuple
 import numpy as np
 
 import model
-from bench.realworld import DEFAULT_DATA_PATH, DEFAULT_WIDTHS, PredictClient, percent
+from bench.realworld import percent
+from bench.support.client import PredictClient
 from bench.support.compose import NUMBER_LENGTHS, compose_numbers, number_png
 from bench.support.drawing import STYLES, draw_png
+from bench.support.samples import DEFAULT_DATA_PATH, DEFAULT_WIDTHS
 from bench.support.server import server_url
 from model.preprocess import InputImageError, digit_field, ink_from_bytes
 from model.recognise import DEFAULT_MAX_DIGITS

@@ -18,31 +18,27 @@ small machine the server needs the other cores.
 
 import argparse
 import collections
-import http.client
 import json
 import sys
-import threading
 import time
-import urllib.parse
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
-from bench.support.drawing import STYLES, draw_png, encode_image, encode_style
-from bench.support.server import PROJECT_ROOT, server_url
+from bench.support.client import PredictClient
+from bench.support.drawing import STYLES, encode_image, encode_style
+from bench.support.samples import (
+    DEFAULT_DATA_PATH,
+    DEFAULT_SEED,
+    DEFAULT_WIDTHS,
+    DEFAULT_WORKERS,
+    Case,
+    classify_cases,
+    select_samples,
+)
+from bench.support.server import server_url
 from model.constants import N_CLASSES
 from model.training.handwriting import load_handwriting, render_strokes
-
-DEFAULT_DATA_PATH = PROJECT_ROOT.parent / "shared" / "handwriting" / "unipen-dev.jsonl.gz"
-"""The UNIPEN development half, beside the project (never copied into it)."""
-
-DEFAULT_WIDTHS = (8, 13, 18, 23, 28)
-"""Stroke widths in CSS pixels of the 280 px canvas: thin pen to thick finger."""
-
-DEFAULT_WORKERS = 4
-DEFAULT_SEED = 0
 
 THRESHOLDS = tuple(round(0.5 + 0.05 * step, 2) for step in range(10))
 """Top-probability thresholds tabulated for choosing the "not sure" cut-off: 0.50 to 0.95."""
@@ -50,205 +46,13 @@ THRESHOLDS = tuple(round(0.5 + 0.05 * step, 2) for step in range(10))
 N_CONFUSIONS = 15
 """How many of the most frequent (true → predicted) pairs are printed."""
 
-QUEUED_PER_WORKER = 4
-"""Requests rendered ahead per worker thread: enough to keep them busy, few PNGs in memory."""
-
-REQUEST_TIMEOUT_S = 30
 PROGRESS_EVERY = 100
 """Print progress after this many samples."""
 
 PERCENT = 100
 
 
-class Case(NamedTuple):
-    """One drawing to recognise: which sample, in which PNG style, with which stroke width."""
-
-    index: int
-    style: str
-    width: float
-
-
-# ---- Choosing samples ---------------------------------------------------
-
-
-def select_samples(samples, limit=None, seed=DEFAULT_SEED):
-    """Return the indices of a seeded, label-stratified sample of `limit` samples, sorted.
-
-    Each digit gets `limit // 10` samples, the lowest digits one more until
-    `limit` is reached. Without a limit, or one as large as the data, every
-    index is returned.
-    """
-    if limit is None or limit >= len(samples):
-        return list(range(len(samples)))
-    rng = np.random.default_rng(seed)
-    by_label = collections.defaultdict(list)
-    for index, sample in enumerate(samples):
-        by_label[sample["label"]].append(index)
-    chosen = []
-    for label in range(N_CLASSES):
-        quota = limit // N_CLASSES + (1 if label < limit % N_CLASSES else 0)
-        chosen.extend(rng.permutation(by_label[label])[:quota].tolist())
-    return sorted(chosen)
-
-
-def regression_cases(samples, limit, seed=DEFAULT_SEED, styles=STYLES, widths=DEFAULT_WIDTHS):
-    """Return one Case per selected sample, styles and stroke widths taken in turn per digit.
-
-    The data's "style" field is assigned round-robin over the whole file,
-    which leaves a small random sample unbalanced; taking the styles in turn
-    within each digit's samples, one style later for each digit, keeps the
-    round-robin balanced in the sample. With 3 styles and 5 widths (coprime),
-    each digit's first 15 samples cover every (style, width) pair once.
-    """
-    seen_per_label = collections.Counter()
-    cases = []
-    for index in select_samples(samples, limit, seed):
-        label = samples[index]["label"]
-        turn = seen_per_label[label]
-        seen_per_label[label] += 1
-        style = styles[(turn + label) % len(styles)]
-        cases.append(Case(index, style, widths[turn % len(widths)]))
-    return cases
-
-
-def render_case(samples, case):
-    """Return the PNG bytes of a case, drawn as the page's canvas would."""
-    return draw_png(samples[case.index]["strokes"], case.style, line_width=case.width)
-
-
-# ---- Talking to the server ----------------------------------------------
-
-
-class PredictClient:
-    """Post PNGs to /predict over one keep-alive connection per thread.
-
-    Use as a context manager, or call `close`, so that no socket is left open.
-    """
-
-    def __init__(self, base_url, timeout=REQUEST_TIMEOUT_S):
-        parts = urllib.parse.urlsplit(base_url)
-        if parts.scheme not in {"http", "https"} or not parts.hostname:
-            raise ValueError(f"the server URL must be http(s)://host[:port], got {base_url!r}")
-        self._connection_type = (
-            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        )
-        self._netloc = parts.netloc
-        self.base_url = base_url.rstrip("/")
-        self._prefix = parts.path.rstrip("/")
-        self._timeout = timeout
-        self._local = threading.local()
-        self._opened = []
-        self._lock = threading.Lock()
-
-    def _connection(self):
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self._connection_type(self._netloc, timeout=self._timeout)
-            self._local.connection = connection
-            with self._lock:
-                self._opened.append(connection)
-        return connection
-
-    def _drop_connection(self):
-        self._local.connection.close()
-        self._local.connection = None
-
-    def request(self, method, path, body=None, headers=None):
-        """Send one request; return (status, decoded JSON body).
-
-        A keep-alive connection the server has closed is reopened once:
-        /predict has no side effects, so repeating it is safe.
-        """
-        for attempt in range(2):
-            connection = self._connection()
-            try:
-                connection.request(method, self._prefix + path, body=body, headers=headers or {})
-                response = connection.getresponse()
-                payload = response.read()
-            except (http.client.HTTPException, OSError):
-                self._drop_connection()
-                if attempt == 1:
-                    raise
-                continue
-            if response.will_close:
-                self._drop_connection()
-            return response.status, json.loads(payload)
-
-    def predict_png(self, png, path="/predict"):
-        """Post PNG bytes as a raw image/png body to /predict (or another image endpoint)."""
-        return self.request(
-            "POST", path, png, {"Content-Type": "image/png", "Accept": "application/json"}
-        )
-
-    def model_version(self):
-        """Return the model version the server reports on /healthz."""
-        status, body = self.request("GET", "/healthz")
-        return body.get("model") if status == 200 else None
-
-    def close(self):
-        with self._lock:
-            for connection in self._opened:
-                connection.close()
-            self._opened.clear()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-
-def classify(client, samples, case, png):
-    """Post one drawing; return its result record (errors are recorded, not raised)."""
-    sample = samples[case.index]
-    record = {
-        "index": case.index,
-        "label": sample["label"],
-        "style": case.style,
-        "width": case.width,
-        "institution": sample["institution"],
-        "writer": sample["writer"],
-        "source": sample.get("source"),
-    }
-    try:
-        status, body = client.predict_png(png)
-    except (http.client.HTTPException, OSError, ValueError) as error:
-        status, body = None, {"error": {"code": "transport", "message": repr(error)}}
-    record["status"] = status
-    if status == 200:
-        record["predicted"] = body["digit"]
-        record["confidence"] = body["confidence"]
-        record["confident"] = body.get("confident")
-        record["is_digit"] = body.get("is_digit")
-        record["probabilities"] = body["probabilities"]
-    else:
-        record["predicted"] = None
-        record["confidence"] = None
-        record["is_digit"] = None
-        record["error"] = body.get("error", body) if isinstance(body, dict) else body
-    return record
-
-
-def classify_cases(client, samples, cases, png_for, workers=DEFAULT_WORKERS):
-    """Render and post every case, `workers` requests at a time; return the records.
-
-    png_for(case) renders a case; it runs in the calling thread, a few
-    requests ahead of the pool. Records come back in the order of `cases`.
-    """
-    records = [None] * len(cases)
-    started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        in_flight = {}
-        for position, case in enumerate(cases):
-            future = pool.submit(classify, client, samples, case, png_for(case))
-            in_flight[future] = position
-            if len(in_flight) >= workers * QUEUED_PER_WORKER:
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    records[in_flight.pop(future)] = future.result()
-        for future, position in in_flight.items():
-            records[position] = future.result()
-    return records, time.monotonic() - started
+# ---- Rendering every case -----------------------------------------------
 
 
 def benchmark_cases(indices, styles, widths):

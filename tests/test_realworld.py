@@ -10,9 +10,10 @@ the same thing in more detail; both choose samples with the same function.
 import numpy as np
 import pytest
 
-from bench.realworld import PredictClient, classify_cases, regression_cases, render_case
+from bench.support.client import PredictClient
 from bench.support.compose import compose_numbers, number_png
 from bench.support.drawing import draw_png
+from bench.support.samples import classify_cases, regression_cases, render_case
 from model.training.handwriting import load_handwriting, split_by_writer
 
 NUMBER_PATH = "/predict/number"
