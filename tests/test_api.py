@@ -2,7 +2,6 @@
 
 import base64
 import io
-import json
 
 import numpy as np
 import pytest
@@ -220,5 +219,10 @@ def test_openapi_document_describes_the_number_and_is_digit(client):
     assert "is_digit" in schemas["DigitReading"]["required"]
 
 
-def test_openapi_document_is_plain_json(client):
-    json.loads(client.get("/openapi.json").get_data(as_text=True))
+def test_openapi_document_states_this_apps_limits():
+    limited = create_app({"TESTING": True, "MAX_CONTENT_LENGTH": 54321, "MAX_IMAGE_PIXELS": 12345, "MAX_DIGITS": 3})
+    document = limited.test_client().get("/openapi.json").get_json()
+    assert document["components"]["schemas"]["NumberReading"]["properties"]["digits"]["maxItems"] == 3
+    predict = document["paths"]["/predict"]["post"]
+    assert "54321 bytes and 12345 pixels" in predict["requestBody"]["description"]
+    assert "54321" in predict["responses"]["413"]["description"]

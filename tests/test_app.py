@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+import model
 from app import create_app
 from app.config import DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_TIMEOUT_SECONDS, config_from_env
+from bench.support.digits import digit_png
 from model.constants import DEFAULT_MODEL_PATH
 from model.network import ModelFileError
 from model.preprocess import DEFAULT_MAX_PIXELS
@@ -45,10 +47,22 @@ def test_test_config_overrides_the_environment():
     assert app.config["MAX_IMAGE_PIXELS"] == 1234
 
 
-def test_the_model_is_loaded_once_at_start_up(app, client):
-    model = app.extensions["digit_model"]
-    client.get("/healthz")
-    assert app.extensions["digit_model"] is model
+def test_the_model_is_loaded_once_at_start_up_and_never_per_request(monkeypatch):
+    loads = []
+    real_load = model.load
+
+    def counting_load(*args, **kwargs):
+        loads.append(args)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(model, "load", counting_load)
+    client = create_app({"TESTING": True}).test_client()
+    assert len(loads) == 1
+    for path in ("/", "/model", "/healthz"):
+        assert client.get(path).status_code == 200
+    for endpoint in ("/predict", "/predict/number"):
+        assert client.post(endpoint, data=digit_png(7), content_type="image/png").status_code == 200
+    assert len(loads) == 1
 
 
 def test_a_missing_model_file_stops_start_up_naming_it(tmp_path):

@@ -122,9 +122,3 @@ def test_predict_matches_the_reference_computation(
     assert body["digit"] == int(np.argmax(expected))
     assert body["confidence"] == pytest.approx(expected.max(), abs=TOLERANCE)
     assert body["model"] == app.extensions["digit_model"].version
-
-
-def test_cases_cover_every_style_form_and_several_sizes():
-    assert {style for _, style, _, _, _ in CASES} == {"transparent", "white", "black"}
-    assert {form for *_, form in CASES} == {"multipart", "raw", "json"}
-    assert len({side for _, _, _, side, _ in CASES}) >= 4
