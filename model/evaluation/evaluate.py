@@ -9,7 +9,8 @@ the not-a-digit head rejects and what its training measured, the model's
 identity and its training record) and four PNG pictures with the stable names of
 `model.report_files`, so that the /model page and the README can link to
 them. The numbers come from `model.evaluation.metrics`, the pictures from
-`model.evaluation.charts`; this module puts them together and runs the command line.
+`model.evaluation.charts` (matplotlib) and `model.evaluation.grids` (Pillow);
+this module puts them together and runs the command line.
 """
 
 import argparse
@@ -24,12 +25,8 @@ import numpy as np
 from model import load
 from model.atomic_write import write_atomically
 from model.constants import DEFAULT_MODEL_PATH, N_CLASSES
-from model.evaluation.charts import (
-    draw_confusion_matrix,
-    draw_first_layer_weights,
-    draw_learning_curves,
-    draw_misclassified,
-)
+from model.evaluation.charts import draw_confusion_matrix, draw_learning_curves
+from model.evaluation.grids import draw_first_layer_weights, draw_misclassified
 from model.evaluation.metrics import accuracy, most_confident_errors, score, top_confusions
 from model.formatting import is_number, percent, utc_timestamp
 from model.network import ModelFileError
@@ -48,7 +45,7 @@ from model.report_files import (
 )
 from model.training.mnist import MnistError, load_test_set
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = PROJECT_ROOT.parent / "shared" / "mnist"
 """The four MNIST files, beside the project (never copied into it)."""
 
