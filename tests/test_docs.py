@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+import model
 from bench.support.server import PROJECT_ROOT
 from model.constants import DEFAULT_MODEL_PATH
 
@@ -65,6 +66,23 @@ def test_the_readme_uses_the_committed_example_drawing():
 def test_every_link_to_a_repository_file_leads_to_one(page):
     for target in LOCAL_LINK.findall(page.read_text()):
         assert (page.parent / target).exists(), f"{page.name} links to {target}, which does not exist"
+
+
+EXAMPLE_ANSWER = re.compile(r"^\{\"digit\": .*\}$", re.MULTILINE)
+"""The README's example answer of /predict: one line of JSON."""
+
+
+def test_the_readmes_example_answer_is_the_committed_models(client, example_png):
+    (example,) = EXAMPLE_ANSWER.findall(README.read_text())
+    example = json.loads(example)
+    answer = client.post("/predict", data=example_png, content_type="image/png").get_json()
+    assert example["model"] == model.load().version
+    assert (example["digit"], example["confident"], example["is_digit"]) == (
+        answer["digit"], answer["confident"], answer["is_digit"])
+
+
+def test_the_accuracy_page_names_the_committed_model():
+    assert f"`{model.load().version}`" in (PROJECT_ROOT / "docs" / "accuracy.md").read_text()
 
 
 def test_app_json_states_the_model_files_size():
