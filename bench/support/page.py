@@ -5,14 +5,13 @@ helpers nudge the page as `wait_until` explains and raise AssertionError,
 naming what they waited for, when the page does not answer in time.
 """
 
-import time
-
-from bench.support.chromium import NUDGE_POINTS
+from bench.support.chromium import PAD_SELECTOR, draw_on_page, nudging
+from model.constants import CANVAS_HEIGHT
 
 DESKTOP_VIEWPORT = {"width": 1280, "height": 800}
 PHONE_VIEWPORT = {"width": 390, "height": 844}
 
-SURFACE_HEIGHT = 280
+SURFACE_HEIGHT = CANVAS_HEIGHT
 """Height of the page's drawing surface in drawing units, as in static/surface.js.
 
 A point (x, y) in drawing units is at (left + x * k, top + y * k) on screen,
@@ -23,8 +22,8 @@ wide as its shape gives.
 PREDICTION_TIMEOUT_S = 10
 """How long a drawing may take to be answered before a wait fails."""
 
-NUDGE_INTERVAL_S = 0.1
-"""How often wait_for_prediction moves the mouse to release held callbacks."""
+NUDGE_INTERVAL_MS = 100
+"""How often wait_until moves the mouse to release held callbacks."""
 
 MOUSE_STEPS = 4
 """Intermediate mouse moves Playwright sends between two stroke points."""
@@ -65,7 +64,7 @@ def is_predict(request):
 
 def canvas_box(page):
     """Return the canvas's bounding box in viewport pixels."""
-    box = page.locator("canvas").bounding_box()
+    box = page.locator(PAD_SELECTOR).bounding_box()
     assert box is not None, "the canvas is not displayed"
     return box
 
@@ -90,17 +89,7 @@ def to_viewport(page, points):
 
 def draw_stroke(page, points):
     """Draw one stroke with the mouse through logical (x, y) points."""
-    screen = to_viewport(page, points)
-    page.mouse.move(*screen[0])
-    page.mouse.down()
-    for point in screen[1:]:
-        page.mouse.move(*point, steps=MOUSE_STEPS)
-    page.mouse.up()
-
-
-def nudge(page, count):
-    """Move the mouse outside the canvas, no button pressed, to wake held callbacks."""
-    page.mouse.move(*NUDGE_POINTS[count % len(NUDGE_POINTS)])
+    draw_on_page(page, [points], steps=MOUSE_STEPS)
 
 
 def wait_until(page, condition, what, timeout_s=PREDICTION_TIMEOUT_S):
@@ -111,18 +100,15 @@ def wait_until(page, condition, what, timeout_s=PREDICTION_TIMEOUT_S):
     never send its drawing, while a person's browser, which gets a stream of
     events, would. Moving the mouse over the page margin (outside the
     canvas, with no button pressed, so it cannot draw) every
-    NUDGE_INTERVAL_S releases such a callback without doing anything a
+    NUDGE_INTERVAL_MS releases such a callback without doing anything a
     person could not. The deadline still fails a page that never answers.
     """
-    deadline = time.monotonic() + timeout_s
-    count = 0
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}; "
-                                 f"status line: {status_text(page)!r}")
-        nudge(page, count)
-        count += 1
-        page.wait_for_timeout(NUDGE_INTERVAL_S * 1000)
+    if condition():
+        return
+    for _ in nudging(page, timeout_s, NUDGE_INTERVAL_MS):
+        if condition():
+            return
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}; status line: {status_text(page)!r}")
 
 
 def is_idle(page):

@@ -6,6 +6,7 @@ import json
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
+from bench.support.chromium import nudging
 from bench.support.digits import DIGIT_STROKES
 from bench.support.page import (
     PHONE_VIEWPORT,
@@ -14,7 +15,6 @@ from bench.support.page import (
     digit_text,
     draw_stroke,
     history_digits,
-    nudge,
     probability_texts,
     status_text,
     stroke_width,
@@ -51,10 +51,8 @@ def fake_prediction(digit, confident=True):
 
 def quiet(page):
     """Let the page run for QUIET_S, nudging it so that nothing is held back."""
-    steps = 4
-    for count in range(steps):
-        nudge(page, count)
-        page.wait_for_timeout(QUIET_S * 1000 / steps)
+    for _ in nudging(page, QUIET_S):
+        pass
 
 
 def ink_alpha(page, points):
