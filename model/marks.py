@@ -68,6 +68,11 @@ def find_marks(mask):
     coordinates never take more memory than the labels themselves.
     """
     labels, count = ndimage.label(mask, structure=EIGHT_NEIGHBOURS)
+    if count == 1:
+        rows = np.flatnonzero(mask.any(axis=1))
+        columns = np.flatnonzero(mask.any(axis=0))
+        box = [columns[0], rows[0], columns[-1] + 1, rows[-1] + 1]
+        return labels, np.array([box], dtype=np.int32), np.array([np.count_nonzero(mask)])
     boxes = _no_spans(count)
     sizes = np.zeros(count, dtype=np.int64)
     for top in range(0, labels.shape[0], BAND_ROWS):

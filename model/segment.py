@@ -195,16 +195,28 @@ def find_digits(ink, classify, max_digits):
     kept, group_of = group_marks(boxes, pen, max_digits)
     spans = group_spans(boxes[kept], group_of)
     tallest = int((spans[:, 3] - spans[:, 1]).max())
-    owner = np.full(len(boxes) + 1, -1, dtype=np.int32)
-    owner[kept + 1] = group_of
-    textures = np.bincount(group_of) > TEXTURE_MARKS
-    pieces = [_group_piece(ink, labels, owner, group, span)._replace(whole=bool(texture))
-              for group, (span, texture) in enumerate(zip(spans, textures))]
+    pieces = _group_pieces(ink, mask, labels, len(boxes), kept, group_of, spans)
     pieces = _split_touching(pieces, classify, tallest, pen, max_digits)
     if len(pieces) > max_digits:
         raise too_many(len(pieces), max_digits)
     pieces.sort(key=lambda piece: piece.left + piece.width / 2)
     return [Region(piece.box(), _field(piece)) for piece in pieces]
+
+
+def _group_pieces(ink, mask, labels, n_marks, kept, group_of, spans):
+    """Return a _Piece for each group: its box of the drawing, other marks' and specks' pixels zeroed.
+
+    kept : indices (labels - 1) of the n_marks marks that are in groups; group_of : the group of each
+    A drawing whose marks are all one group is its own piece, without copying.
+    """
+    textures = np.bincount(group_of) > TEXTURE_MARKS
+    if len(spans) == 1 and kept.size == n_marks:
+        x0, y0, x1, y1 = (int(value) for value in spans[0])
+        return [_Piece(y0, x0, ink[y0:y1, x0:x1], mask[y0:y1, x0:x1], whole=bool(textures[0]))]
+    owner = np.full(n_marks + 1, -1, dtype=np.int32)
+    owner[kept + 1] = group_of
+    return [_group_piece(ink, labels, owner, group, span)._replace(whole=bool(texture))
+            for group, (span, texture) in enumerate(zip(spans, textures))]
 
 
 def _group_piece(ink, labels, owner, group, span):
