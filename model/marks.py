@@ -64,25 +64,31 @@ def find_marks(mask):
 
     boxes : ndarray of shape (n, 4), x0, y0, x1, y1 of each mark (ends exclusive)
     sizes : ndarray of shape (n,), each mark's pixel count
-    The ink pixels are visited in bands of BAND_ROWS rows, so that their
-    coordinates never take more memory than the labels themselves.
     """
     labels, count = ndimage.label(mask, structure=EIGHT_NEIGHBOURS)
-    if count == 1:
-        rows = np.flatnonzero(mask.any(axis=1))
-        columns = np.flatnonzero(mask.any(axis=0))
-        box = [columns[0], rows[0], columns[-1] + 1, rows[-1] + 1]
-        return labels, np.array([box], dtype=np.int32), np.array([np.count_nonzero(mask)])
+    sizes = np.bincount(labels[mask], minlength=count + 1)[1:]
+    if count <= MAX_PAIRED_MARKS:
+        boxes = [(columns.start, rows.start, columns.stop, rows.stop)
+                 for rows, columns in ndimage.find_objects(labels)]
+        return labels, np.array(boxes, dtype=np.int32).reshape(count, 4), sizes
+    return labels, _banded_spans(labels, count), sizes
+
+
+def _banded_spans(labels, count):
+    """Return the (count, 4) boxes of the labelled marks, visiting the ink in bands of BAND_ROWS rows.
+
+    `ndimage.find_objects` makes Python objects for every mark, which takes
+    seconds for the hundreds of thousands of a dot grid; this takes one pass,
+    and the ink pixels' coordinates never take more memory than a band's.
+    """
     boxes = _no_spans(count)
-    sizes = np.zeros(count, dtype=np.int64)
     for top in range(0, labels.shape[0], BAND_ROWS):
         band = labels[top : top + BAND_ROWS]
         rows, columns = np.nonzero(band)
         mark = band[rows, columns] - 1
         rows += top
         _widen(boxes, mark, columns, rows, columns + 1, rows + 1)
-        sizes += np.bincount(mark, minlength=count)
-    return labels, boxes, sizes
+    return boxes
 
 
 def _no_spans(count):
