@@ -130,10 +130,11 @@ def group_marks(boxes, pen, max_digits):
     Specks are dropped; marks whose columns overlap are merged; then each
     fragment (a group much shorter than the tallest) joins the nearest
     other group if it is close enough. Groups are numbered in the order of
-    their first mark. More than `max_digits` groups of digit height are
-    refused before anything is done per group.
+    their first mark (left to right past MAX_PAIRED_MARKS). More than
+    `max_digits` groups of digit height are refused before anything is done
+    per group.
     """
-    widths = boxes[:, 2] - boxes[:, 0]
+    widths = (boxes[:, 2] - boxes[:, 0]).astype(np.int64)
     areas = widths * (boxes[:, 3] - boxes[:, 1])
     kept = np.flatnonzero(areas >= SPECK_AREA * pen**2)
     if kept.size == 0:
@@ -162,11 +163,15 @@ def _merge_overlapping(spans):
     overlap = (np.minimum(spans[:, None, 2], spans[None, :, 2])
                - np.maximum(spans[:, None, 0], spans[None, :, 0]))
     linked = overlap >= MERGE_OVERLAP * np.minimum(widths[:, None], widths[None, :])
-    return _numbered_by_first(_lowest_linked(linked))
+    return np.unique(_lowest_linked(linked), return_inverse=True)[1]
 
 
 def _lowest_linked(linked):
-    """Return, for each node of a graph (m, m) bool with its diagonal set, the lowest node it is connected to."""
+    """Return, for each node of a graph (m, m) bool with its diagonal set, the lowest node it is connected to.
+
+    Each node takes the lowest label among its neighbours, then its label's
+    label; the labels settle in about log2(m) rounds of O(m²).
+    """
     lowest = np.arange(len(linked))
     while True:
         reached = np.where(linked, lowest[None, :], len(linked)).min(axis=1)
@@ -174,14 +179,6 @@ def _lowest_linked(linked):
         if (reached == lowest).all():
             return lowest
         lowest = reached
-
-
-def _numbered_by_first(group_of):
-    """Renumber groups 0, 1, ... in the order of their first member."""
-    _, first, inverse = np.unique(group_of, return_index=True, return_inverse=True)
-    rank = np.empty(first.size, dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(first.size)
-    return rank[inverse]
 
 
 def _attach_fragments(spans, group_of, max_digits):

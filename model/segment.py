@@ -45,6 +45,9 @@ from model.preprocess import INK_NOISE_LEVEL, STROKE_MASK_LEVEL, NoInkError, dig
 TEXTURE_MARKS = 64
 """A group of more marks than this is a texture (noise, hatching, confetti), not touching digits: it is read whole, never cut."""
 
+TEXTURE_HOLES = 64
+"""A piece enclosing more holes than this is a texture (crossed hatching, a mesh): touching digits have two or so each."""
+
 SPLIT_WIDTH = 0.8
 """Only groups at least this wide, as a share of the tallest height, are tried for splitting."""
 
@@ -88,11 +91,9 @@ PROBE_PIXELS = 4 * PROBE_HEIGHT**2
 ROUND_CUT_PIXELS = 8_000_000
 """Pixels read by all the cuts of one splitting round together, about; more, and the pieces are shrunk.
 
-Two touching digits on the page's 280 px surface stay below it; it bounds
-what a huge squiggle drawn with a one-pixel pen can cost."""
-
-TEXTURE_HOLES = 64
-"""A piece enclosing more holes than this is a texture (crossed hatching, a mesh): touching digits have two or so each."""
+A group up to about 480 px wide on the page's 280 px surface, two touching
+digits, stays below it; it bounds what a huge squiggle drawn with a
+one-pixel pen can cost."""
 
 DOUBT_FLOOR = 1e-7
 """Keeps `doubt` finite when float32 rounds the top probability to 1."""
@@ -298,9 +299,9 @@ def _split_touching(pieces, classify, tallest, pen, max_digits):
     it beats the whole by SPLIT_EVIDENCE, weighed with the width. The wholes
     are read first, in one call: a whole so sure that no cut could beat it
     (the pieces' doubt cannot go below DOUBT_FLOOR) is kept without cutting,
-    which spares most single digits the cost. Every candidate piece of a
-    round is then read in one call, on copies of the large pieces shrunk
-    to PROBE_PIXELS, with no more cuts than ROUND_CUT_PIXELS pays for.
+    which spares most single digits the cost; so is a texture. Every
+    candidate piece of a round is then read in one call, cut from copies of
+    the pieces shrunk to PROBE_PIXELS and, together, to ROUND_CUT_PIXELS.
     """
     final = []
     pending = pieces
