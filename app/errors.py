@@ -47,12 +47,13 @@ def as_sentence(message):
 
     The model's input errors are worded for people but written lower case,
     as Python's exceptions are; the API gives every message the same shape.
+    A message ending in a parenthesis that closes a sentence ("attack.)") is one already.
     """
     message = message.strip()
     if not message:
         return message
     message = message[0].upper() + message[1:]
-    return message if message.endswith(SENTENCE_ENDS) else message + "."
+    return message if message.rstrip(")").endswith(SENTENCE_ENDS) else message + "."
 
 
 def error_response(status, code, message):

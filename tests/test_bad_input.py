@@ -434,8 +434,8 @@ def test_a_drawing_of_thousands_of_marks_is_read_or_too_many_digits(client, endp
 # One style for every message
 
 
-SENTENCE = re.compile(r"^[A-Z0-9].*[.!?]$", re.DOTALL)
-"""A message starts with a capital letter (or a figure) and ends with a full stop."""
+SENTENCE = re.compile(r"^[A-Z0-9].*[.!?]\)?$", re.DOTALL)
+"""A message starts with a capital letter (or a figure) and ends with a full stop (maybe inside a parenthesis)."""
 
 
 def blank_png():
