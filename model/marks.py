@@ -64,8 +64,13 @@ def find_marks(mask):
 
     boxes : ndarray of shape (n, 4), x0, y0, x1, y1 of each mark (ends exclusive)
     sizes : ndarray of shape (n,), each mark's pixel count
+    One mark, the common drawing, is measured on the mask's projections.
     """
     labels, count = ndimage.label(mask, structure=EIGHT_NEIGHBOURS)
+    if count == 1:
+        rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        box = (columns[0], rows[0], columns[-1] + 1, rows[-1] + 1)
+        return labels, np.array([box], dtype=np.int32), np.array([np.count_nonzero(mask)])
     sizes = np.bincount(labels[mask], minlength=count + 1)[1:]
     if count <= MAX_PAIRED_MARKS:
         boxes = [(columns.start, rows.start, columns.stop, rows.stop)
