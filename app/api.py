@@ -43,8 +43,11 @@ _decode_slots = threading.BoundedSemaphore(CONCURRENT_DECODES)
 PROBABILITY_DECIMALS = 6
 """Probabilities are rounded for the JSON: more digits carry no information."""
 
-PREVIEW_FLAG_VALUES = frozenset({"1", "true", "yes"})
-"""Values of ?preview= that ask for the network's input in the answer."""
+PREVIEW_VALUES = {"0": False, "1": True}
+"""The values ?preview= may take, as the OpenAPI document lists them, and whether each asks for the preview.
+
+Anything else is refused with 400 rather than read as "no": a typo would
+otherwise silently drop the preview the client asked for."""
 
 
 def get_model():
@@ -55,8 +58,9 @@ def get_model():
 @bp.post("/predict")
 def predict():
     """Recognise the one digit in the uploaded image."""
+    with_preview = _wants_preview()
     answer = _recognise(recognise_digit, image_bytes_from_request(request))
-    body = reading_body(answer.digit, with_preview=_wants_preview())
+    body = reading_body(answer.digit, with_preview)
     if answer.several_digits:
         body["confident"] = False
     body["model"] = get_model().version
@@ -66,8 +70,8 @@ def predict():
 @bp.post("/predict/number")
 def predict_number():
     """Read every digit in the uploaded image, left to right, as one number."""
-    readings = _recognise(recognise_number, image_bytes_from_request(request))
     with_preview = _wants_preview()
+    readings = _recognise(recognise_number, image_bytes_from_request(request))
     digits = [reading_body(reading, with_preview) for reading in readings]
     for reading, digit in zip(readings, digits):
         digit["box"] = list(reading.box)
@@ -100,7 +104,11 @@ def _recognise(read, data):
 
 
 def _wants_preview():
-    return request.args.get("preview", "").lower() in PREVIEW_FLAG_VALUES
+    """Return whether ?preview=1 asks for the network's input; raise ApiError 400 for another value."""
+    value = request.args.get("preview", "0")
+    if value not in PREVIEW_VALUES:
+        raise ApiError(400, "invalid_parameter", f"The preview parameter must be 0 or 1, not {value!r}.")
+    return PREVIEW_VALUES[value]
 
 
 def reading_body(reading, with_preview=False):

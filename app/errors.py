@@ -39,9 +39,26 @@ class ApiError(Exception):
         self.message = message
 
 
+SENTENCE_ENDS = (".", "!", "?")
+
+
+def as_sentence(message):
+    """Return `message` in the API's one style: a sentence, capital first, full stop last.
+
+    The model's input errors are worded for people but written lower case,
+    as Python's exceptions are; the API gives every message the same shape.
+    A message ending in a parenthesis that closes a sentence ("attack.)") is one already.
+    """
+    message = message.strip()
+    if not message:
+        return message
+    message = message[0].upper() + message[1:]
+    return message if message.rstrip(")").endswith(SENTENCE_ENDS) else message + "."
+
+
 def error_response(status, code, message):
     """Build the API's error response; every error goes through here."""
-    response = jsonify(error={"code": code, "message": message})
+    response = jsonify(error={"code": code, "message": as_sentence(message)})
     response.status_code = status
     return response
 

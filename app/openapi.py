@@ -23,7 +23,10 @@ PREVIEW_PARAMETER = {
     "name": "preview",
     "in": "query",
     "required": False,
-    "description": "With 1, the answer also holds each 28x28 network input as a PNG data URL.",
+    "description": (
+        "With 1, the answer also holds each 28x28 network input as a PNG data URL; "
+        "0, the default, leaves it out. Any other value is refused (400, invalid_parameter)."
+    ),
     "schema": {"type": "string", "enum": ["0", "1"]},
 }
 
@@ -85,10 +88,10 @@ def _image_errors(max_bytes, max_pixels, timeout_s):
     """The error responses of an operation that takes an image."""
     return {
         "400": _error_response(
-            "The request holds no readable image.",
+            "The request holds no readable image, or ?preview= is not 0 or 1.",
             [
                 "invalid_image", "missing_image", "multiple_images", "invalid_base64",
-                "invalid_json", "invalid_form", "invalid_body",
+                "invalid_json", "invalid_form", "invalid_body", "invalid_parameter",
             ],
         ),
         "405": _error_response("Only POST is allowed.", ["method_not_allowed"]),
@@ -168,12 +171,13 @@ def openapi_document(config):
             "title": "Handwritten digit recogniser",
             "version": API_VERSION,
             "description": (
-                "Post a drawing of one digit and get the digit back with the "
-                "probabilities of all ten. The image is prepared as MNIST's digits "
-                "were (cropped to the ink, fitted into 20x20 keeping its aspect "
-                "ratio, centre of mass at the centre of 28x28). Ink may be in the "
-                "alpha channel of a transparent image, dark on light, or light on "
-                "dark: this is detected."
+                "Post a drawing of a handwritten digit or number. /predict reads the "
+                "whole drawing as one digit and gives the probabilities of all ten; "
+                "/predict/number finds every digit, left to right, and reads each, "
+                "with its box. Each digit is prepared as MNIST's digits were (cropped "
+                "to the ink, fitted into 20x20 keeping its aspect ratio, centre of "
+                "mass at the centre of 28x28). Ink may be in the alpha channel of a "
+                "transparent image, dark on light, or light on dark: this is detected."
             ),
         },
         "paths": {

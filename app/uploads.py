@@ -23,9 +23,12 @@ FORM_TYPE = "multipart/form-data"
 JSON_TYPE = "application/json"
 
 RAW_IMAGE_TYPES = frozenset(
-    {"image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp"}
+    {"image/png", "image/jpeg", "image/jpg", "image/webp", "image/gif", "image/bmp"}
 )
-"""Content types accepted as a raw image body."""
+"""Content types accepted as a raw image body or in a data URL.
+
+image/jpg is not a registered type but a common misspelling of image/jpeg;
+the decoder reads the bytes, whatever the type says, so it is accepted."""
 
 BASE64_QUANTUM = 4
 """Base64 encodes in groups of four characters; missing padding is restored."""

@@ -4,7 +4,7 @@
         [--seed S] [--json PATH]
 
 The Procfile's gunicorn, with the production gunicorn.conf.py, gets a mix
-of requests from keep-alive clients (bench.support.closed_loop), 100 prepared requests
+of requests from keep-alive clients (bench.support.closed_loop), 110 prepared requests
 shuffled and sent in turn:
 
 - 70 valid drawings of the ten digits, varied in size, place, tilt and pen
@@ -18,6 +18,9 @@ shuffled and sent in turn:
   /predict/number: 422.
 - 10 garbage bodies (random bytes, a truncated PNG, a text file in the form,
   malformed JSON, bad base64): 400.
+- 10 hostile drawings of thousands of marks (bench.support.hostile: noise,
+  a dot grid, hatching, a zigzag, confetti, specks around a 7; the smaller
+  size of each) to /predict: 200; and a dot grid to /predict/number: 422.
 
 Each level prints its status counts, connection errors, 5xx, latency
 percentiles, throughput and the workers' RSS after it. The warm-up runs at
@@ -45,6 +48,7 @@ from PIL import Image
 from bench.support.closed_loop import parse_levels, run_level
 from bench.support.digits import digit_png, number_png
 from bench.support.drawing import CANVAS_SIZE, STYLES, encode_image
+from bench.support.hostile import HOSTILE_CLASSES, HOSTILE_SIZES, dot_grid
 from bench.support.http import Request, http_request, multipart_request
 from bench.support.processes import MIB, child_pids, process_memory, wait_for_workers
 from bench.support.server import PROJECT_ROOT, ProcfileServer, seconds_to_first_answer
@@ -145,10 +149,23 @@ def garbage_requests(rng):
     return requests
 
 
+def hostile_requests():
+    """Return 10 requests carrying drawings of thousands of marks (bench.support.hostile, at their smaller size).
+
+    /predict reads each class as one digit; /predict/number refuses a dot grid as too many digits.
+    """
+    requests = [Request("hostile", raw_png_request(make(min(HOSTILE_SIZES[name]))), OK)
+                for name, make in HOSTILE_CLASSES.items()]
+    requests.append(Request("hostile", raw_png_request(dot_grid(min(HOSTILE_SIZES["dot_grid"])), NUMBER_PATH),
+                            UNPROCESSABLE))
+    return requests
+
+
 def request_mix(seed=DEFAULT_SEED):
-    """Return the 100 requests of the mix, shuffled with `seed`."""
+    """Return the 110 requests of the mix, shuffled with `seed`."""
     rng = np.random.default_rng(seed)
-    requests = valid_requests(rng) + number_requests(rng) + blank_requests() + garbage_requests(rng)
+    requests = (valid_requests(rng) + number_requests(rng) + blank_requests() + garbage_requests(rng)
+                + hostile_requests())
     order = rng.permutation(len(requests))
     return [requests[i] for i in order]
 

@@ -19,7 +19,7 @@ import numpy as np
 from flask import jsonify
 from PIL import Image
 
-from app.api import MODEL_KEY, PREVIEW_FLAG_VALUES, reading_body
+from app.api import MODEL_KEY, PREVIEW_VALUES, reading_body
 from bench.page_request import image_of, templated
 from bench.support.digits import digit_png, number_png
 from bench.support.http import BOUNDARY_TEMPLATE, fresh_boundary, image_form
@@ -115,7 +115,7 @@ def pipeline_steps(app, with_preview):
 def asks_preview(target):
     """Return whether a request target ("/predict?preview=1") asks for the network's input in the answer."""
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(target).query)
-    return query.get("preview", [""])[0].lower() in PREVIEW_FLAG_VALUES
+    return PREVIEW_VALUES.get(query.get("preview", ["0"])[0], False)
 
 
 def time_pipeline(steps, data, seconds, min_runs=MIN_STAGE_RUNS):

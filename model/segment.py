@@ -3,11 +3,10 @@
 A drawing is read in three steps, each decided on measurements of the
 composed numbers of training writers (`python -m bench.numbers --in-process`):
 
-1. Marks: connected ink above the stroke level. Specks far smaller than a
-   pen dot are noise and ignored.
-2. Merging: marks whose columns overlap are parts of one digit (a 5's
-   detached bar, a 4 in two strokes, a broken stroke), and a small mark
-   (a dot, a short bar) joins the nearest digit when it is close to it.
+1. Marks: connected ink above the stroke level, specks dropped (`model.marks`).
+2. Merging: marks whose columns overlap are parts of one digit, and a
+   small mark (a dot, a short bar) joins the nearest digit when it is
+   close to it (`model.marks`).
 3. Splitting: a digit group wide for its height may hold touching or
    overlapping digits. Cuts are tried between its marks and at its
    thinnest columns; the network reads every candidate piece in one
@@ -19,38 +18,38 @@ Everything is relative to the drawing's own scale (the tallest digit and
 the pen width), so the same rules hold for the page's 280 px surface and
 for any other upload size. Scoring goes through `doubt`, the one
 place a non-digit score could later join the network's probabilities.
+
+Every step costs at most a constant times the image's pixels, whatever
+it holds: a group of many marks (noise, hatching) is read whole, never
+cut; large pieces are shrunk before cuts are tried on them; and the cuts
+of one round of splitting share a fixed budget of pixels.
 """
 
 from typing import NamedTuple
 
 import numpy as np
+from PIL import Image
 from scipy import ndimage
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
-from model.preprocess import (
-    INK_NOISE_LEVEL,
-    STROKE_MASK_LEVEL,
-    InputImageError,
-    NoInkError,
-    digit_field,
-    stroke_width,
+from model.marks import (
+    EIGHT_NEIGHBOURS,
+    TooManyDigitsError,
+    find_marks,
+    group_marks,
+    group_spans,
+    pen_width,
+    too_many,
 )
+from model.preprocess import INK_NOISE_LEVEL, STROKE_MASK_LEVEL, NoInkError, digit_field
 
-EIGHT_NEIGHBOURS = np.ones((3, 3), dtype=bool)
-"""Ink pixels touching by a corner belong to the same mark."""
+__all__ = ["Region", "TooManyDigitsError", "doubt", "find_digits"]
+"""What callers take from here; TooManyDigitsError comes from model.marks, where the limit is checked."""
 
-SPECK_AREA = 0.25
-"""Marks smaller than this many squared pen widths are noise (a pen dot is about 0.8)."""
+TEXTURE_MARKS = 64
+"""A group of more marks than this is a texture (noise, hatching, confetti), not touching digits: it is read whole, never cut."""
 
-MERGE_OVERLAP = 0.5
-"""Marks whose column ranges overlap by this share of the narrower one are one digit."""
-
-FRAGMENT_HEIGHT = 0.4
-"""A group shorter than this share of the tallest is a fragment (a dot, a detached bar)."""
-
-ATTACH_GAP = 0.3
-"""A fragment joins the nearest digit whose box is within this share of the tallest height."""
+TEXTURE_HOLES = 64
+"""A piece enclosing more holes than this is a texture (crossed hatching, a mesh): touching digits have two or so each."""
 
 SPLIT_WIDTH = 0.8
 """Only groups at least this wide, as a share of the tallest height, are tried for splitting."""
@@ -66,6 +65,9 @@ CUT_BAND = 0.2
 
 CRUMB_SHARE = 0.15
 """After a cut, ink cut off from the rest and smaller than this share of the piece is dropped."""
+
+CRUMB_MARGIN = 5
+"""Side of the square around each crumb pixel whose faint ink is dropped with it (two pixels each way)."""
 
 SPLIT_EVIDENCE = 2.25
 """How much surer (in `doubt`) a cut's less sure piece must be than the whole, for a group one tallest height wide.
@@ -83,12 +85,21 @@ SPLIT_WIDTH_WEIGHT = 2.0
 SPLIT_ROUNDS = 3
 """Pieces of a split are examined again, at most this many times in all."""
 
+PROBE_HEIGHT = 280
+"""Pieces taller than this (the page's surface) are shrunk to it before cuts are tried on them."""
+
+PROBE_PIXELS = 4 * PROBE_HEIGHT**2
+"""Pieces with more pixels than this are shrunk to it before cuts are tried on them."""
+
+ROUND_CUT_PIXELS = 8_000_000
+"""Pixels read by all the cuts of one splitting round together, about; more, and the pieces are shrunk.
+
+A group up to about 480 px wide on the page's 280 px surface, two touching
+digits, stays below it; it bounds what a huge squiggle drawn with a
+one-pixel pen can cost."""
+
 DOUBT_FLOOR = 1e-7
 """Keeps `doubt` finite when float32 rounds the top probability to 1."""
-
-
-class TooManyDigitsError(InputImageError):
-    """The drawing holds more separate marks than the number reader accepts."""
 
 
 class Region(NamedTuple):
@@ -109,6 +120,10 @@ class _Piece(NamedTuple):
     """ndarray of shape (height, width), float32: the drawing's ink with other digits' pixels zeroed."""
     mask: np.ndarray
     """ndarray of shape (height, width), bool: this piece's stroke pixels."""
+    field: np.ndarray = None
+    """(28, 28) float32: `digit_field` of the ink, once it has been computed."""
+    whole: bool = False
+    """Read as it is, never cut: a texture of many marks (noise, hatching), not touching digits."""
 
     @property
     def width(self):
@@ -143,10 +158,11 @@ class _Piece(NamedTuple):
             sizes[0] = 0
             crumbs = np.flatnonzero(sizes < CRUMB_SHARE * sizes.sum())
             crumbs = crumbs[(crumbs > 0) & (crumbs != sizes.argmax())]
-            crumb_pixels = np.isin(labels, crumbs)
-            if crumb_pixels.any():
-                near_crumbs = ndimage.binary_dilation(crumb_pixels, structure=EIGHT_NEIGHBOURS,
-                                                      iterations=2) & ~self.mask
+            if crumbs.size:
+                is_crumb = np.zeros(count + 1, dtype=bool)
+                is_crumb[crumbs] = True
+                crumb_pixels = is_crumb[labels]
+                near_crumbs = ndimage.maximum_filter(crumb_pixels, size=CRUMB_MARGIN, mode="constant") & ~self.mask
                 return _Piece(self.top, self.left, np.where(crumb_pixels | near_crumbs, 0,
                                                             self.ink).astype(np.float32),
                               self.mask & ~crumb_pixels).cropped()
@@ -174,97 +190,89 @@ def find_digits(ink, classify, max_digits):
     `max_digits` separate marks.
     """
     if not (ink > INK_NOISE_LEVEL).any():
-        raise NoInkError("no ink found: the image is blank, draw a digit first")
+        raise NoInkError()
     mask = ink > STROKE_MASK_LEVEL
     if not mask.any():
         mask = ink > INK_NOISE_LEVEL
-    labels, boxes = _marks(mask)
-    pen = max(stroke_width(mask), 1.0)
-    groups = _group_marks(boxes, pen)
-    if len(groups) > max_digits:
-        raise _too_many(len(groups), max_digits)
-    tallest = max(_group_box(boxes, group)[4] for group in groups)
-    pieces = [_group_piece(ink, labels, boxes, group) for group in groups]
-    pieces = _split_touching(pieces, classify, tallest, pen)
+    labels, boxes, sizes = find_marks(mask)
+    pen = pen_width(mask, labels, sizes)
+    kept, group_of = group_marks(boxes, pen, max_digits)
+    spans = group_spans(boxes[kept], group_of)
+    tallest = int((spans[:, 3] - spans[:, 1]).max())
+    pieces = _group_pieces(ink, mask, labels, len(boxes), kept, group_of, spans)
+    pieces = _split_touching(pieces, classify, tallest, pen, max_digits)
     if len(pieces) > max_digits:
-        raise _too_many(len(pieces), max_digits)
+        raise too_many(len(pieces), max_digits)
     pieces.sort(key=lambda piece: piece.left + piece.width / 2)
-    return [Region(piece.box(), digit_field(piece.ink)) for piece in pieces]
+    return [Region(piece.box(), _field(piece)) for piece in pieces]
 
 
-def _too_many(count, max_digits):
-    return TooManyDigitsError(
-        f"the drawing holds {count} separate marks; at most {max_digits} digits are read"
-    )
+def _group_pieces(ink, mask, labels, n_marks, kept, group_of, spans):
+    """Return a _Piece for each group: its box of the drawing, other marks' and specks' pixels zeroed.
 
-
-def _marks(mask):
-    """Label the connected ink; return (labels, boxes) with boxes (n, 4) as x0, y0, x1, y1 (exclusive)."""
-    labels, count = ndimage.label(mask, structure=EIGHT_NEIGHBOURS)
-    boxes = np.array([(columns.start, rows.start, columns.stop, rows.stop)
-                      for rows, columns in ndimage.find_objects(labels)], dtype=np.int64)
-    return labels, boxes.reshape(count, 4)
-
-
-def _group_box(boxes, group):
-    """Return (x0, y0, x1, y1, height) of the union of the marks in `group` (indices into boxes)."""
-    chosen = boxes[group]
-    x0, y0 = chosen[:, :2].min(axis=0)
-    x1, y1 = chosen[:, 2:].max(axis=0)
-    return int(x0), int(y0), int(x1), int(y1), int(y1 - y0)
-
-
-def _group_marks(boxes, pen):
-    """Return the marks grouped into digits, as lists of mark indices.
-
-    Specks are dropped; marks whose columns overlap are merged; then each
-    fragment (a group much shorter than the tallest) joins the nearest
-    other group if it is close enough.
+    kept : indices (labels - 1) of the n_marks marks that are in groups; group_of : the group of each
+    A drawing whose marks are all one group is its own piece, without copying.
     """
-    widths = boxes[:, 2] - boxes[:, 0]
-    areas = widths * (boxes[:, 3] - boxes[:, 1])
-    kept = np.flatnonzero(areas >= SPECK_AREA * pen**2)
-    if kept.size == 0:
-        kept = np.array([np.argmax(areas)])
-    spans = boxes[kept]
-    overlap = (np.minimum(spans[:, None, 2], spans[None, :, 2])
-               - np.maximum(spans[:, None, 0], spans[None, :, 0]))
-    narrower = np.minimum(widths[kept][:, None], widths[kept][None, :])
-    linked = overlap >= MERGE_OVERLAP * narrower
-    _, group_of = connected_components(coo_matrix(linked), directed=False)
-    groups = [kept[group_of == group].tolist() for group in range(group_of.max() + 1)]
-    return _attach_fragments(groups, boxes)
+    textures = np.bincount(group_of) > TEXTURE_MARKS
+    if len(spans) == 1 and kept.size == n_marks:
+        x0, y0, x1, y1 = (int(value) for value in spans[0])
+        return [_Piece(y0, x0, ink[y0:y1, x0:x1], mask[y0:y1, x0:x1], whole=bool(textures[0]))]
+    owner = np.full(n_marks + 1, -1, dtype=np.int32)
+    owner[kept + 1] = group_of
+    return [_group_piece(ink, labels, owner, group, span)._replace(whole=bool(texture))
+            for group, (span, texture) in enumerate(zip(spans, textures))]
 
 
-def _attach_fragments(groups, boxes):
-    """Join each fragment group to the nearest full-height group within ATTACH_GAP of the tallest."""
-    spans = np.array([_group_box(boxes, group)[:4] for group in groups], dtype=np.float64)
-    heights = spans[:, 3] - spans[:, 1]
-    tallest = heights.max()
-    is_fragment = heights < FRAGMENT_HEIGHT * tallest
-    if not is_fragment.any() or is_fragment.all():
-        return groups
-    horizontal = np.maximum(0, np.maximum(spans[:, None, 0] - spans[None, :, 2],
-                                          spans[None, :, 0] - spans[:, None, 2]))
-    vertical = np.maximum(0, np.maximum(spans[:, None, 1] - spans[None, :, 3],
-                                        spans[None, :, 1] - spans[:, None, 3]))
-    gap = np.hypot(horizontal, vertical)
-    gap[:, is_fragment] = np.inf
-    nearest = gap.argmin(axis=1)
-    joins = is_fragment & (gap[np.arange(len(groups)), nearest] <= ATTACH_GAP * tallest)
-    merged = [list(group) for group in groups]
-    for fragment in np.flatnonzero(joins):
-        merged[nearest[fragment]].extend(groups[fragment])
-    return [group for index, group in enumerate(merged) if not joins[index]]
+def _group_piece(ink, labels, owner, group, span):
+    """Return the group's ink: its box of the drawing, other marks' pixels zeroed.
 
-
-def _group_piece(ink, labels, boxes, group):
-    """Return the group's ink: its box of the drawing, other marks' pixels zeroed."""
-    x0, y0, x1, y1, _ = _group_box(boxes, group)
+    owner : ndarray of shape (marks + 1,), the group of each label (-1 for background and specks)
+    """
+    x0, y0, x1, y1 = (int(value) for value in span)
     window = labels[y0:y1, x0:x1]
-    own = np.isin(window, np.asarray(group) + 1)
+    own = owner[window] == group
     return _Piece(y0, x0, np.where(own | (window == 0), ink[y0:y1, x0:x1], 0).astype(np.float32),
                   own)
+
+
+def _field(piece):
+    """Return the piece's `digit_field`, computed once."""
+    return digit_field(piece.ink) if piece.field is None else piece.field
+
+
+def _probe_scale(piece):
+    """Return the scale at which cuts are tried on a piece: 1, or less for a large piece.
+
+    A digit's field is 20 pixels across, so a smaller copy reads the same.
+    """
+    height, width = piece.ink.shape
+    return min(1.0, PROBE_HEIGHT / height, float(np.sqrt(PROBE_PIXELS / (height * width))))
+
+
+def _probe(piece, scale):
+    """Return the piece shrunk by `scale` (at most 1), its ink back at full contrast."""
+    if scale == 1:
+        return piece
+    height, width = piece.ink.shape
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    ink = _shrunk(piece.ink, size)
+    ink = ink / max(float(ink.max()), INK_NOISE_LEVEL)
+    return _Piece(0, 0, ink, ink > INK_NOISE_LEVEL).cropped()
+
+
+def _shrunk(array, size):
+    """Return `array` (height, width) averaged down to size (width, height), float32."""
+    image = Image.fromarray(np.ascontiguousarray(array, dtype=np.float32), mode="F")
+    return np.asarray(image.resize(size, Image.Resampling.BOX))
+
+
+def _is_texture(piece):
+    """Say whether a piece encloses more holes than touching digits could: crossed hatching, a mesh."""
+    background, count = ndimage.label(~piece.mask)
+    if count <= TEXTURE_HOLES:
+        return False
+    edges = np.concatenate([background[0], background[-1], background[:, 0], background[:, -1]])
+    return count - np.count_nonzero(np.unique(edges)) > TEXTURE_HOLES
 
 
 def _cut_columns(piece, pen):
@@ -274,43 +282,76 @@ def _cut_columns(piece, pen):
     return list(range(first, last + 1, max(1, int(CUT_STEP * pen))))
 
 
-def _split_touching(pieces, classify, tallest, pen):
+def _probe_scales(pieces, pen):
+    """Return the scale each piece's cuts are tried at: each large piece shrunk, then all within ROUND_CUT_PIXELS.
+
+    The cuts of a piece read its whole ink about once each, so a round
+    costs about the sum of cuts times pixels; shrinking keeps where the cuts
+    fall relative to the pen and costs the square of the scale.
+    """
+    scales = np.array([_probe_scale(piece) for piece in pieces])
+    cost = sum(len(_cut_columns(piece, pen)) * piece.ink.size * scale**2
+               for piece, scale in zip(pieces, scales))
+    return scales * min(1.0, float(np.sqrt(ROUND_CUT_PIXELS / max(cost, 1))))
+
+
+def _split_touching(pieces, classify, tallest, pen, max_digits):
     """Split wide pieces where two pieces read clearly surer than one; repeat on the halves.
 
     A cut is scored by its less sure piece, and the best cut is kept when
     it beats the whole by SPLIT_EVIDENCE, weighed with the width. The wholes
     are read first, in one call: a whole so sure that no cut could beat it
     (the pieces' doubt cannot go below DOUBT_FLOOR) is kept without cutting,
-    which spares most single digits the cost. Every candidate piece of a
-    round is then read in one call.
+    which spares most single digits the cost; so is a texture. Every
+    candidate piece of a round is then read in one call, cut from copies of
+    the pieces shrunk to PROBE_PIXELS and, together, to ROUND_CUT_PIXELS.
     """
     final = []
     pending = pieces
     for _ in range(SPLIT_ROUNDS):
-        wide = [piece for piece in pending if piece.width >= SPLIT_WIDTH * tallest]
-        final.extend(piece for piece in pending if piece.width < SPLIT_WIDTH * tallest)
+        if len(final) + len(pending) > max_digits:
+            raise too_many(len(final) + len(pending), max_digits)
+        is_wide = [piece.width >= SPLIT_WIDTH * tallest and not piece.whole for piece in pending]
+        wide = [piece for piece, wide in zip(pending, is_wide) if wide]
+        final.extend(piece for piece, wide in zip(pending, is_wide) if not wide)
         if not wide:
             return final
-        wholes = doubt(classify(np.stack([digit_field(piece.ink) for piece in wide])))
+        wide = [piece._replace(field=_field(piece)) for piece in wide]
+        wholes = doubt(classify(np.stack([piece.field for piece in wide])))
         widths = np.array([piece.width for piece in wide]) / tallest
         bars = wholes + SPLIT_WIDTH_WEIGHT * (widths - 1) - SPLIT_EVIDENCE
         hopeful = bars > np.log10(DOUBT_FLOOR)
+        hopeful &= [not _is_texture(piece) if keep else False for piece, keep in zip(wide, hopeful)]
         final.extend(piece for piece, keep in zip(wide, hopeful) if not keep)
         wide, bars = [piece for piece, keep in zip(wide, hopeful) if keep], bars[hopeful]
-        candidates = [[piece.split_at(column) for column in _cut_columns(piece, pen)]
-                      for piece in wide]
-        halves = [half.ink for splits in candidates for pair in splits for half in pair]
-        if not halves:
+        scales = _probe_scales(wide, pen)
+        cuts = [_tried_cuts(piece, pen, scale) for piece, scale in zip(wide, scales)]
+        fields = [field for piece_cuts in cuts for _, pair in piece_cuts for field in pair]
+        if not fields:
             return final + wide
-        cut_doubts = doubt(classify(np.stack([digit_field(each) for each in halves])))
-        cut_doubts = cut_doubts.reshape(-1, 2).max(axis=1)
+        cut_doubts = doubt(classify(np.stack(fields))).reshape(-1, 2).max(axis=1)
         pending = []
         start = 0
-        for piece, bar, splits in zip(wide, bars, candidates):
-            tried = cut_doubts[start:start + len(splits)]
-            start += len(splits)
-            if len(splits) and tried.min() < bar:
-                pending.extend(splits[int(tried.argmin())])
+        for piece, bar, piece_cuts in zip(wide, bars, cuts):
+            tried = cut_doubts[start:start + len(piece_cuts)]
+            start += len(piece_cuts)
+            if len(piece_cuts) and tried.min() < bar:
+                pending.extend(piece.split_at(piece_cuts[int(tried.argmin())][0]))
             else:
                 final.append(piece)
     return final + pending
+
+
+def _tried_cuts(piece, pen, scale):
+    """Return [(column, (left field, right field))] for each cut tried on the piece, columns in its own pixels.
+
+    The cuts are tried on the piece shrunk by `scale`; only the fields of
+    the halves are kept, so a round holds no more than its fields at once.
+    """
+    probe = _probe(piece, scale)
+    tried = []
+    for column in _cut_columns(probe, pen * scale):
+        left, right = probe.split_at(column)
+        at = column if scale == 1 else int(np.clip(round((probe.left + column) / scale), 1, piece.width - 1))
+        tried.append((at, (digit_field(left.ink), digit_field(right.ink))))
+    return tried

@@ -28,6 +28,7 @@ from PIL import Image, ImageFile, ImageOps
 
 from bench.support.digits import DIGIT_STROKES
 from bench.support.drawing import encode_image, encode_style
+from bench.support.hostile import HOSTILE_CLASSES, HOSTILE_SIZES
 from bench.support.http import multipart_body
 from model.constants import N_CLASSES
 from model.preprocess import DEFAULT_MAX_PIXELS
@@ -375,6 +376,81 @@ def test_a_png_sent_as_jpeg_is_read_by_its_contents(client, endpoint):
 
 def test_a_content_type_in_capitals_with_parameters_is_accepted(client, endpoint):
     assert_prediction(post_raw(client, endpoint, encode_image(dark_on_light()), "IMAGE/PNG; name=digit.png"), digit=1)
+
+
+def test_a_jpeg_sent_as_image_jpg_the_common_misspelling_is_read(client, endpoint):
+    jpeg = encode_image(dark_on_light().convert("L"), "JPEG", quality=95)
+    assert_prediction(post_raw(client, endpoint, jpeg, "image/jpg"), digit=1)
+
+
+def test_a_jpg_data_url_is_read(client, endpoint):
+    jpeg = encode_image(dark_on_light().convert("L"), "JPEG", quality=95)
+    body = json.dumps({"image": "data:image/jpg;base64," + base64.b64encode(jpeg).decode("ascii")})
+    assert_prediction(client.post(endpoint, data=body, content_type="application/json"), digit=1)
+
+
+# The preview parameter
+
+
+@pytest.mark.parametrize("value", ["2", "true", "yes", "", "01", "1 "])
+def test_a_preview_value_other_than_0_or_1_is_refused_naming_it(client, endpoint, value):
+    response = post_raw(client, f"{endpoint}?preview={urllib.parse.quote(value)}", encode_image(dark_on_light()))
+    assert_error(response, 400, "invalid_parameter", repr(value))
+
+
+def test_preview_0_leaves_the_preview_out(client, endpoint):
+    body = assert_prediction(post_raw(client, f"{endpoint}?preview=0", encode_image(dark_on_light())), digit=1)
+    assert "preview" not in json.dumps(body)
+
+
+# Hostile drawings: thousands of marks (tests/test_hostile.py sends them to the real server)
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_CLASSES))
+def test_a_drawing_of_thousands_of_marks_is_read_or_too_many_digits(client, endpoint, name):
+    response = post_raw(client, endpoint, HOSTILE_CLASSES[name](min(HOSTILE_SIZES[name])))
+    if response.status_code == 422 and endpoint == NUMBER_ENDPOINT:
+        assert_error(response, 422, "too_many_digits")
+    else:
+        assert_prediction(response)
+
+
+# One style for every message
+
+
+SENTENCE = re.compile(r"^[A-Z0-9].*[.!?]\)?$", re.DOTALL)
+"""A message starts with a capital letter (or a figure) and ends with a full stop (maybe inside a parenthesis)."""
+
+
+def blank_png():
+    return encode_image(Image.new("RGB", (28, 28), "white"))
+
+
+def twelve_ones_and_one():
+    return encode_image(encode_style(ink([[(20 + 21 * i, 60), (20 + 21 * i, 220)] for i in range(13)]), "white"))
+
+
+ERRORS = {
+    "no_ink": lambda client, endpoint: post_raw(client, endpoint, blank_png()),
+    "invalid_image": lambda client, endpoint: post_raw(client, endpoint, b"\x89PNG\r\n\x1a\n not really"),
+    "too_many_pixels": lambda client, endpoint: post_raw(client, endpoint, with_size(encode_image(dark_on_light()),
+                                                                                   5000, 5000)),
+    "too_many_digits": lambda client, endpoint: post_raw(client, NUMBER_ENDPOINT, twelve_ones_and_one()),
+    "unsupported_media_type": lambda client, endpoint: post_raw(client, endpoint, b"text", "text/plain"),
+    "missing_image": lambda client, endpoint: post_raw(client, endpoint, b""),
+    "invalid_parameter": lambda client, endpoint: post_raw(client, f"{endpoint}?preview=2", b""),
+    "method_not_allowed": lambda client, endpoint: client.get(endpoint),
+    "not_found": lambda client, endpoint: client.get(endpoint + "/nowhere"),
+}
+"""A request that gets each error code."""
+
+
+@pytest.mark.parametrize("code", sorted(ERRORS))
+def test_every_error_message_is_one_sentence_with_a_capital_and_a_full_stop(client, endpoint, code):
+    response = ERRORS[code](client, endpoint)
+    error = response.get_json()["error"]
+    assert error["code"] == code
+    assert SENTENCE.match(error["message"]), error["message"]
 
 
 # Multipart forms

@@ -1,5 +1,7 @@
 """Property-based tests: random bytes and random images never crash preprocessing
-nor the reading of a number, and neither image endpoint (/predict,
+nor the reading of a number, pictures of thousands of marks (dot grids,
+scattered dots, hatching, noise) read as a number or too many digits in
+memory linear in their pixels, and neither image endpoint (/predict,
 /predict/number) ever answers 5xx nor strays from its OpenAPI document.
 
 The number of examples is kept small enough for CI (the whole module runs in
@@ -11,6 +13,7 @@ How many cases each test ran is printed at the end of the session.
 """
 
 import os
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -25,6 +28,7 @@ from bench.support.drawing import encode_image
 from model.constants import IMAGE_SIDE, N_CLASSES
 from model.preprocess import InputImageError, decode_image, ink_intensity, preprocess
 from model.recognise import recognise_number
+from model.segment import TooManyDigitsError
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
 """Examples per property; the API fuzzing runs this many per operation."""
@@ -230,6 +234,52 @@ def test_any_valid_image_reads_as_a_number_or_a_documented_error(served_model, d
     assert_number_reading(readings, image.size)
 
 
+MANY_MARKS_SIDE = 400
+"""Largest side of a picture of many marks: thousands of them, quick to read."""
+
+FIXED_BYTES = 16 * 2**20
+BYTES_PER_PIXEL = 32
+"""Memory a reading may allocate: this, plus this per pixel (as tests/test_hostile.py holds it)."""
+
+
+@st.composite
+def many_marks(draw):
+    """Draw dark marks on white, PNG bytes: a dot grid, scattered dots, hatching or noise of any pitch and density."""
+    side = draw(st.integers(16, MANY_MARKS_SIDE))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    rows, columns = np.indices((side, side))
+    kind = draw(st.sampled_from(["grid", "scatter", "hatching", "noise"]))
+    if kind == "grid":
+        pitch = draw(st.integers(2, 16))
+        dot = draw(st.integers(1, pitch - 1))
+        ink = (rows % pitch < dot) & (columns % pitch < dot)
+    elif kind == "scatter":
+        ink = rng.random((side, side)) < draw(st.floats(0.001, 0.3))
+    elif kind == "hatching":
+        ink = (rows * draw(st.integers(-3, 3)) + columns) % draw(st.integers(2, 16)) == 0
+    else:
+        ink = rng.random((side, side)) < draw(st.floats(0.3, 0.7))
+    return encode_image(Image.fromarray(np.where(ink, 0, 255).astype(np.uint8), mode="L")), side
+
+
+@FUZZ_SETTINGS
+@given(drawn=many_marks())
+def test_a_picture_of_many_marks_reads_as_a_number_or_too_many_digits_in_linear_memory(served_model, drawn):
+    count_case("recognise_number(many marks)")
+    png, side = drawn
+    tracemalloc.start()
+    try:
+        readings = recognise_number(png, served_model)
+    except TooManyDigitsError:
+        readings = None
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert peak <= FIXED_BYTES + BYTES_PER_PIXEL * side * side
+    if readings is not None:
+        assert_number_reading(readings, (side, side))
+
+
 @FUZZ_SETTINGS
 @given(drawn=images())
 def test_ink_is_always_float32_in_zero_one_with_the_image_shape(drawn):
@@ -242,8 +292,9 @@ def test_ink_is_always_float32_in_zero_one_with_the_image_shape(drawn):
     assert np.all(np.isfinite(ink)) and ink.min() >= 0 and ink.max() <= 1
 
 
-schemathesis.serializer.alias("image/bmp", "application/octet-stream")
-"""Schemathesis sends PNG, JPEG, GIF and WebP bodies itself; BMP bodies go as raw bytes too."""
+schemathesis.serializer.alias(["image/bmp", "image/jpg"], "application/octet-stream")
+"""Schemathesis sends PNG, JPEG, GIF and WebP bodies itself; BMP and image/jpg (JPEG's
+common misspelling, which the API accepts) bodies go as raw bytes too."""
 
 
 api_schema = schemathesis.openapi.from_wsgi("/openapi.json", create_app())
