@@ -134,6 +134,11 @@ class Storage:
         finally:
             self._write_slots.release()
 
+    def count(self):
+        """Return how many corrections are stored; raise StorageUnavailable."""
+        with self._connection() as connection:
+            return connection.execute("SELECT COUNT(*) FROM corrections").fetchone()[0]
+
     def _connection(self, create=False):
         return _Transaction(self.dialect, self.url, create)
 
