@@ -77,6 +77,14 @@ def insert_row(url, row):
         connection.commit()
 
 
+def query(url, sql):
+    """Return the rows a query answers."""
+    with _connect(url) as connection:
+        cursor = connection.cursor()
+        cursor.execute(sql)
+        return cursor.fetchall()
+
+
 def execute(url, sql):
     """Run one statement on the database and commit it."""
     with _connect(url) as connection:

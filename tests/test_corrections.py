@@ -8,7 +8,9 @@ outage, are in tests/test_corrections_server.py.
 """
 
 import base64
+import contextlib
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import flask
@@ -19,7 +21,7 @@ from app.config import config_from_env
 from app.corrections import RateLimiter
 from app.storage import SCHEMA_VERSION, SchemaTooNewError, describe_url, sqlite_url
 from tests.conftest import glyph_strokes
-from tests.databases import database_outage, execute, stored_rows
+from tests.databases import database_outage, execute, query, stored_rows
 
 STORED_COLUMNS = {"id", "created_at", "model", "answer", "label", "png", "strokes", "image_width",
                   "image_height"}
@@ -132,18 +134,14 @@ def test_by_default_a_sqlite_file_in_the_instance_folder_is_created_in_wal_mode(
     client = create_app({"TESTING": True}).test_client()
     database = instance / "corrections.sqlite3"
     assert database.is_file()
-    execute_url = sqlite_url(database)
     assert client.post("/corrections", json=correction()).status_code == 201
-    assert len(stored_rows(execute_url)) == 1
-    import sqlite3
-
-    with sqlite3.connect(database) as connection:
+    assert len(stored_rows(sqlite_url(database))) == 1
+    with contextlib.closing(sqlite3.connect(database)) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 def test_start_up_creates_the_schema_at_the_current_version(database_url):
     make_app(database_url)
-    execute(database_url, "SELECT 1")
     assert stored_rows(database_url) == []
     assert _schema_version(database_url) == SCHEMA_VERSION
 
@@ -164,12 +162,7 @@ def test_a_schema_newer_than_the_code_stops_start_up_saying_so(database_url):
 
 
 def _schema_version(url):
-    from tests.databases import _connect
-
-    with _connect(url) as connection:
-        cursor = connection.cursor()
-        cursor.execute("SELECT version FROM schema_version")
-        return cursor.fetchall()[0][0]
+    return query(url, "SELECT version FROM schema_version")[0][0]
 
 
 def test_a_database_url_of_another_kind_stops_start_up_naming_the_variable():

@@ -299,6 +299,13 @@ the fuzzing never reaches), which schemathesis then calls in-process over
 WSGI. Loaded at import: schemathesis' lazy fixture loader does not work with
 this pytest."""
 
+
+@pytest.fixture(scope="module", autouse=True)
+def remove_fuzz_database():
+    """Remove the fuzzing's corrections when the module is done."""
+    yield
+    FUZZ_DATABASE.cleanup()
+
 SCHEMA_VALID_IS_NOT_AN_IMAGE = [schemathesis.checks.positive_data_acceptance]
 """Checks left out: a schema-valid body (any string, any bytes) is rarely a
 readable image, so /predict rightly answers most of them 400; the schema
