@@ -258,7 +258,9 @@ def main(argv=None):
     problems = []
     with tempfile.TemporaryDirectory(prefix="bench-load-") as log_dir:
         database = args.database or sqlite_url(Path(log_dir) / "corrections.sqlite3")
-        rows_before = Storage(database).count() if args.database else 0
+        storage = Storage(database)
+        storage.migrate()
+        rows_before = storage.count()
         server = ProcfileServer(Path(log_dir) / "gunicorn.log",
                                 {"DATABASE_URL": database, "CORRECTIONS_PER_MINUTE": UNLIMITED_CORRECTIONS})
         try:
@@ -280,7 +282,7 @@ def main(argv=None):
             log_tail = server.log().splitlines()[-LOG_TAIL_LINES:]
         finally:
             server.stop()
-        rows_stored = Storage(database).count() - rows_before
+        rows_stored = storage.count() - rows_before
 
     print(f"\nServer up and answering {startup_s:.2f} s after start; warm-up {warmup.n_requests} requests "
           f"at {warmup_clients} clients")

@@ -221,5 +221,8 @@ def test_the_database_stopped_mid_load_gives_503_then_works_again_without_a_rest
     statuses = {(kind, status) for kind, status in load.counts}
     assert load.problems == []
     assert statuses == {("correction", 201), ("correction", 503), ("prediction", 200)}
-    assert len(stored_rows(database_url)) == load.count("correction", 201)
+    rows = len(stored_rows(database_url))
+    print(f"\noutage under load ({database_url.partition(':')[0]}): "
+          f"{dict(sorted(load.counts.items()))}, {rows} rows stored")
+    assert rows == load.count("correction", 201)
     assert "correction not stored" in server.log(), "the outage is logged"
