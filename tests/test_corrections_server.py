@@ -99,6 +99,31 @@ def test_a_correction_through_gunicorn_is_stored(start_server, database_url, bod
     assert [row["id"] for row in stored_rows(database_url)] == [answer["id"]]
 
 
+def test_every_refusal_reaches_the_client_through_gunicorn_and_stores_nothing(start_server, database_url, bodies):
+    server = healthy(start_server({"DATABASE_URL": database_url, "CORRECTIONS_PER_MINUTE": UNLIMITED,
+                                   "MAX_UPLOAD_BYTES": "100000"}))
+    good = json.loads(bodies[0])
+    cases = {
+        "invalid_label": json.dumps({**good, "label": "seven"}).encode(),
+        "invalid_strokes": json.dumps({**good, "strokes": [[["x", 1]]]}).encode(),
+        "too_many_strokes": json.dumps({**good, "strokes": [[[1, 1]]] * 201}).encode(),
+        "invalid_image": json.dumps({**good, "image": base64.b64encode(b"GIF89a").decode()}).encode(),
+        "invalid_json": b"{",
+        "payload_too_large": json.dumps({**good, "image": "A" * 100_000}).encode(),
+    }
+    with Client(server.base_url) as client:
+        answers = {}
+        for code, body in cases.items():
+            status, error = client.correct(body)
+            answers[code] = (status, error["error"]["code"])
+            if status == 413:
+                client.close()  # gunicorn closes a connection whose body it did not read
+    assert answers == {"invalid_label": (422, "invalid_label"), "invalid_strokes": (400, "invalid_strokes"),
+                       "too_many_strokes": (422, "too_many_strokes"), "invalid_image": (400, "invalid_image"),
+                       "invalid_json": (400, "invalid_json"), "payload_too_large": (413, "payload_too_large")}
+    assert stored_rows(database_url) == []
+
+
 def test_behind_the_router_the_limit_counts_the_last_forwarded_address(start_server, database_url, bodies):
     server = healthy(start_server({"DATABASE_URL": database_url, "DYNO": "web.1", "WEB_CONCURRENCY": "1",
                                    "CORRECTIONS_PER_MINUTE": "2"}))
