@@ -205,8 +205,7 @@ class SQLiteDialect:
             path.parent.mkdir(parents=True, exist_ok=True)
         mode = "rwc" if create else "rw"
         uri = f"file:{urllib.parse.quote(str(path))}?mode={mode}"
-        connection = sqlite3.connect(uri, uri=True, timeout=CONNECT_TIMEOUT_S,
-                                     isolation_level="DEFERRED", check_same_thread=False)
+        connection = sqlite3.connect(uri, uri=True, timeout=CONNECT_TIMEOUT_S, isolation_level="DEFERRED")
         if create:
             connection.execute("PRAGMA journal_mode=WAL")
         return connection
