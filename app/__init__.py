@@ -7,7 +7,7 @@ from flask import Flask
 import model
 from model.report_files import DEFAULT_REPORT_DIR
 
-from . import api, errors, headers, pages, report
+from . import api, corrections, errors, headers, pages, report
 from .config import config_from_env
 from .logs import configure_logging
 from .upload_deadline import UploadDeadlineMiddleware
@@ -43,5 +43,6 @@ def create_app(test_config=None):
     headers.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    corrections.init_app(app)
     app.wsgi_app = UploadDeadlineMiddleware(app.wsgi_app, app.config["UPLOAD_TIMEOUT_SECONDS"])
     return app

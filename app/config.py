@@ -18,6 +18,23 @@ body has reached the dyno); this does. Twenty seconds is Apache mod_reqtimeout's
 default for a body and lets a 2 MB photo through at 1 Mbit/s."""
 
 
+DEFAULT_CORRECTIONS_PER_MINUTE = 20
+"""Corrections one client may send in a minute (429 above it): a person correcting by hand sends a few."""
+
+DEFAULT_MAX_STROKES = 200
+"""Most strokes a request may carry (422 above it)."""
+
+DEFAULT_MAX_STROKE_POINTS = 20_000
+"""Most points in all the strokes of a request (422 above it)."""
+
+SWITCH_VALUES = {"on": True, "true": True, "1": True, "yes": True,
+                 "off": False, "false": False, "0": False, "no": False}
+"""Spellings of a variable that turns a feature on or off."""
+
+HEROKU_DYNO_VARIABLE = "DYNO"
+"""Heroku sets it on every dyno: there, requests come through Heroku's router."""
+
+
 def config_from_env(environ=None):
     """Return the app's settings, taking each from `environ` when it is set.
 
@@ -37,7 +54,28 @@ def config_from_env(environ=None):
         "UPLOAD_TIMEOUT_SECONDS": _positive_int(
             environ, "UPLOAD_TIMEOUT_SECONDS", DEFAULT_UPLOAD_TIMEOUT_SECONDS
         ),
+        "MAX_STROKES": _positive_int(environ, "MAX_STROKES", DEFAULT_MAX_STROKES),
+        "MAX_STROKE_POINTS": _positive_int(environ, "MAX_STROKE_POINTS", DEFAULT_MAX_STROKE_POINTS),
+        "CORRECTIONS": _switch(environ, "CORRECTIONS", True),
+        "CORRECTIONS_PER_MINUTE": _positive_int(
+            environ, "CORRECTIONS_PER_MINUTE", DEFAULT_CORRECTIONS_PER_MINUTE
+        ),
+        "DATABASE_URL": environ.get("DATABASE_URL", "").strip() or None,
+        "TRUST_X_FORWARDED_FOR": _switch(
+            environ, "TRUST_X_FORWARDED_FOR", HEROKU_DYNO_VARIABLE in environ
+        ),
     }
+
+
+def _switch(environ, name, default):
+    """Read `name` from `environ` as on or off, or return `default`."""
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return SWITCH_VALUES[raw.strip().lower()]
+    except KeyError:
+        raise ValueError(f"{name} must be on or off, got {raw!r}") from None
 
 
 def _positive_int(environ, name, default):

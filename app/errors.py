@@ -7,8 +7,8 @@ from werkzeug.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
 
-API_BLUEPRINT = "api"
-"""The blueprint whose paths, and every path under them, always answer errors in JSON."""
+API_BLUEPRINTS = ("api", "corrections")
+"""The blueprints whose paths, and every path under them, always answer errors in JSON."""
 
 HTML_TYPE = "text/html"
 JSON_TYPE = "application/json"
@@ -92,7 +92,7 @@ def _is_api_path(path):
     return any(
         path == rule.rule or path.startswith(rule.rule + "/")
         for rule in current_app.url_map.iter_rules()
-        if rule.endpoint.startswith(API_BLUEPRINT + ".")
+        if rule.endpoint.partition(".")[0] in API_BLUEPRINTS
     )
 
 

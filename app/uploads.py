@@ -183,6 +183,11 @@ def _images_parsed_by_werkzeug(request, body):
 
 
 def _from_json(request):
+    return image_from_json(json_object(request))
+
+
+def json_object(request):
+    """Return the body's JSON object, or raise ApiError 400 invalid_json."""
     try:
         payload = request.get_json(silent=True)
     except RecursionError:
@@ -193,6 +198,11 @@ def _from_json(request):
             "invalid_json",
             f'The body must be a JSON object like {{"{IMAGE_FIELD}": "data:image/png;base64,..."}}.',
         )
+    return payload
+
+
+def image_from_json(payload):
+    """Return the image bytes of a JSON object's "image": a data URL or bare base64."""
     encoded = payload.get(IMAGE_FIELD)
     if not isinstance(encoded, str) or not encoded.strip():
         raise ApiError(

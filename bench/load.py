@@ -1,7 +1,7 @@
 """Put the real server under a realistic mix of requests, and fail if anything breaks.
 
     python -m bench.load [--seconds 30] [--concurrency 1,8,32,64] [--warmup S]
-        [--seed S] [--json PATH]
+        [--seed S] [--json PATH] [--database URL]
 
 The Procfile's gunicorn, with the production gunicorn.conf.py, gets a mix
 of requests from keep-alive clients (bench.support.closed_loop), 110 prepared requests
@@ -21,6 +21,11 @@ shuffled and sent in turn:
 - 10 hostile drawings of thousands of marks (bench.support.hostile: noise,
   a dot grid, hatching, a zigzag, confetti, specks around a 7; the smaller
   size of each) to /predict: 200; and a dot grid to /predict/number: 422.
+- 10 corrections of drawn digits to POST /corrections, as the page sends
+  them (JSON with the PNG and its strokes): 201. They go to --database (by
+  default a SQLite file in a temporary folder; CORRECTIONS_PER_MINUTE is
+  lifted, every client here being 127.0.0.1), and at the end the rows
+  stored must equal the 201 answers.
 
 Each level prints its status counts, connection errors, 5xx, latency
 percentiles, throughput and the workers' RSS after it. The warm-up runs at
@@ -28,8 +33,9 @@ the highest concurrency asked for, so that every worker thread has handled
 every kind of request before the baseline memory reading: the allocator's
 per-thread arenas grow to their working size then, and that is not a leak.
 The exit status is 1 if any request got a connection error, a 5xx or a
-status other than its kind's, if a worker was restarted, or if a worker's
-RSS after the last level is more than 10% above its RSS after the warm-up.
+status other than its kind's, if a worker was restarted, if a worker's
+RSS after the last level is more than 10% above its RSS after the warm-up,
+or if the corrections stored are not the corrections answered 201.
 """
 
 import argparse
@@ -45,8 +51,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from app.storage import Storage, sqlite_url
 from bench.support.closed_loop import parse_levels, run_level
-from bench.support.digits import digit_png, number_png
+from bench.support.digits import DIGIT_STROKES, digit_png, number_png
 from bench.support.drawing import CANVAS_SIZE, STYLES, encode_image
 from bench.support.hostile import HOSTILE_CLASSES, HOSTILE_SIZES, dot_grid
 from bench.support.http import Request, http_request, multipart_request
@@ -69,10 +76,14 @@ LINE_WIDTHS = (8, 13, 18, 23, 28)
 GARBAGE_BYTES = 2048
 LOG_TAIL_LINES = 30
 
-OK, BAD_REQUEST, UNPROCESSABLE = 200, 400, 422
+OK, CREATED, BAD_REQUEST, UNPROCESSABLE = 200, 201, 400, 422
 
 DIGIT_PATH = "/predict"
 NUMBER_PATH = "/predict/number"
+CORRECTIONS_PATH = "/corrections"
+
+UNLIMITED_CORRECTIONS = str(10**9)
+"""CORRECTIONS_PER_MINUTE for the run: every load client is the same address."""
 
 NUMBER_LENGTHS = (2, 3, 4, 5)
 """Lengths of the numbers in the mix, taken in turn."""
@@ -161,11 +172,23 @@ def hostile_requests():
     return requests
 
 
+def correction_requests():
+    """Return 10 corrections of drawn digits, with their strokes, as the page sends them."""
+    requests = []
+    for digit in range(N_CLASSES):
+        body = {"image": data_url(digit_png(digit)), "strokes": DIGIT_STROKES[digit], "answer": str(digit),
+                "model": "bench-load", "label": str((digit + 1) % N_CLASSES)}
+        raw = http_request("POST", CORRECTIONS_PATH, json.dumps(body).encode("utf-8"), "application/json")
+        requests.append(Request("correction", raw, CREATED))
+    return requests
+
+
 def request_mix(seed=DEFAULT_SEED):
     """Return the 110 requests of the mix, shuffled with `seed`."""
     rng = np.random.default_rng(seed)
     requests = (valid_requests(rng) + number_requests(rng) + blank_requests() + garbage_requests(rng)
-                + hostile_requests())
+                + hostile_requests()
+                + correction_requests())
     order = rng.permutation(len(requests))
     return [requests[i] for i in order]
 
@@ -185,19 +208,20 @@ def rss_growth(before, after):
 def print_levels(results, rss_after):
     header = (
         "clients", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "valid p99", "number p99",
-        "200", "400", "422", "other", "5xx", "conn err", "unexpected", "server CPU ms/req", "client CPU %",
+        "200", "201", "400", "422", "other", "5xx", "conn err", "unexpected", "server CPU ms/req", "client CPU %",
         "workers RSS MiB",
     )
     rows = []
     for result, rss in zip(results, rss_after):
         counts = result.status_counts()
-        other = sum(count for status, count in counts.items() if status not in {OK, BAD_REQUEST, UNPROCESSABLE})
+        other = sum(count for status, count in counts.items()
+                    if status not in {OK, CREATED, BAD_REQUEST, UNPROCESSABLE})
         p50, p90, p99 = result.latency_ms()
         rows.append((
             result.concurrency, result.n_requests, f"{result.throughput:.0f}",
             f"{p50:.1f}", f"{p90:.1f}", f"{p99:.1f}", f"{result.latency_ms({'valid'})[2]:.1f}",
             f"{result.latency_ms({'number'})[2]:.1f}",
-            counts[OK], counts[BAD_REQUEST], counts[UNPROCESSABLE], other,
+            counts[OK], counts[CREATED], counts[BAD_REQUEST], counts[UNPROCESSABLE], other,
             result.server_errors, result.connection_errors, sum(result.unexpected.values()),
             f"{result.server_cpu_per_request_ms():.2f}", f"{100 * result.client_cpu_s / result.seconds:.0f}",
             " ".join(f"{value / MIB:.1f}" for value in rss),
@@ -225,6 +249,7 @@ def parse_args(argv=None):
     parser.add_argument("--warmup", type=float, default=DEFAULT_WARMUP_S, help="seconds of warm-up load")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the drawings and their order")
     parser.add_argument("--json", type=Path, help="save the figures to this file")
+    parser.add_argument("--database", help="DATABASE_URL for the corrections (default: SQLite in a temporary folder)")
     return parser.parse_args(argv)
 
 
@@ -238,7 +263,12 @@ def main(argv=None):
 
     problems = []
     with tempfile.TemporaryDirectory(prefix="bench-load-") as log_dir:
-        server = ProcfileServer(Path(log_dir) / "gunicorn.log")
+        database = args.database or sqlite_url(Path(log_dir) / "corrections.sqlite3")
+        storage = Storage(database)
+        storage.migrate()
+        rows_before = storage.count()
+        server = ProcfileServer(Path(log_dir) / "gunicorn.log",
+                                {"DATABASE_URL": database, "CORRECTIONS_PER_MINUTE": UNLIMITED_CORRECTIONS})
         try:
             startup_s = seconds_to_first_answer(server)
             master = server.process.pid
@@ -258,6 +288,7 @@ def main(argv=None):
             log_tail = server.log().splitlines()[-LOG_TAIL_LINES:]
         finally:
             server.stop()
+        rows_stored = storage.count() - rows_before
 
     print(f"\nServer up and answering {startup_s:.2f} s after start; warm-up {warmup.n_requests} requests "
           f"at {warmup_clients} clients")
@@ -274,6 +305,10 @@ def main(argv=None):
             problems.append(f"{label}: unexpected statuses {dict(result.unexpected)}")
         for key, example in result.examples.items():
             print(f"  {label}, first {key}: {example!r}")
+    created = sum(result.status_counts()[CREATED] for result in [warmup, *results])
+    print(f"\nCorrections: {created} answered 201, {rows_stored} rows stored")
+    if rows_stored != created:
+        problems.append(f"{created} corrections answered 201 but {rows_stored} rows stored")
     growth = rss_growth(readings["warm"], readings["end"])
     for pid, fraction in growth.items():
         print(f"  worker {pid}: RSS {fraction:+.1%} from after the warm-up to the end")
@@ -293,6 +328,7 @@ def main(argv=None):
             "levels": [result.summary() for result in results],
             "memory": {label: {str(pid): m for pid, m in reading.items()} for label, reading in readings.items()},
             "rss_growth": {str(pid): fraction for pid, fraction in growth.items()},
+            "corrections": {"created": created, "rows_stored": rows_stored},
             "problems": problems,
         }, indent=2) + "\n")
         print(f"\nFigures saved to {args.json}")
@@ -301,7 +337,7 @@ def main(argv=None):
         print("\nFAILED:\n  " + "\n  ".join(problems))
         print("Last lines of the server's log:\n  " + "\n  ".join(log_tail))
         return 1
-    print("\nOK: no connection error, no 5xx, every status as expected, memory steady")
+    print("\nOK: no connection error, no 5xx, every status as expected, every correction stored, memory steady")
     return 0
 
 

@@ -13,6 +13,7 @@
  */
 
 import { AnswerView, isNumberAnswer } from "./answer.js";
+import { CorrectionOffer, strokesInPixels } from "./correct.js";
 import { History } from "./history.js";
 import { Drawing, pointInUnits } from "./surface.js";
 
@@ -45,6 +46,7 @@ predictUrl.searchParams.set("preview", "1");
 const drawing = new Drawing(strokeWidth);
 const answer = new AnswerView(drawing);
 const history = new History(drawing);
+const correction = new CorrectionOffer();
 const uploadCanvas = document.createElement("canvas");
 
 const state = {
@@ -244,6 +246,7 @@ async function requestPrediction() {
   state.lastRequestAt = performance.now();
   updateActivity();
   try {
+    const strokes = strokesInPixels(drawing, drawing.crop());
     const upload = await drawing.toPng(uploadCanvas, new Error(MESSAGES.encode));
     if (!isNewest(sequence)) {
       return;
@@ -262,6 +265,7 @@ async function requestPrediction() {
     if (response.ok && isNumberAnswer(body)) {
       const shown = answer.show(body, upload.crop);
       history.record(shown.answer, shown.confident);
+      correction.offer(body, upload.blob, strokes);
     } else {
       answer.showMessage(errorMessage(response, body), true);
     }

@@ -6,7 +6,11 @@ Drawings, encoders and request builders are in bench.support, shared with the be
 import pytest
 
 from app import create_app
+from app.storage import sqlite_url
 from bench.support.server import PROJECT_ROOT, ProcfileServer, ServerStartError
+
+pytest_plugins = ["tests.databases"]
+"""The corrections tests' databases: SQLite, and PostgreSQL when TEST_DATABASE_URL is set."""
 
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
 MNIST_DIR = SHARED_DIR / "mnist"
@@ -15,9 +19,10 @@ OTHERS_PATH = SHARED_DIR / "handwriting" / "unipen-dev-other.jsonl.gz"
 
 
 @pytest.fixture(scope="session")
-def app():
-    """The app as create_app() builds it, serving the committed model."""
-    return create_app({"TESTING": True})
+def app(tmp_path_factory):
+    """The app as create_app() builds it, serving the committed model (its corrections in a temporary SQLite file)."""
+    database = tmp_path_factory.mktemp("corrections") / "corrections.sqlite3"
+    return create_app({"TESTING": True, "DATABASE_URL": sqlite_url(database)})
 
 
 @pytest.fixture()
@@ -60,8 +65,10 @@ def start_server(tmp_path_factory):
     started = []
 
     def start(extra_env=None):
-        log_path = tmp_path_factory.mktemp("gunicorn") / "server.log"
-        server = ProcfileServer(log_path, {"WEB_CONCURRENCY": "2", **(extra_env or {})})
+        folder = tmp_path_factory.mktemp("gunicorn")
+        log_path = folder / "server.log"
+        env = {"WEB_CONCURRENCY": "2", "DATABASE_URL": sqlite_url(folder / "corrections.sqlite3")}
+        server = ProcfileServer(log_path, {**env, **(extra_env or {})})
         started.append(server.start())
         return server
 

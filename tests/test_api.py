@@ -203,7 +203,7 @@ def test_healthz_reports_ok_and_the_model(client, app):
 def test_openapi_document_describes_every_endpoint(client):
     document = client.get("/openapi.json").get_json()
     assert document["openapi"].startswith("3.")
-    assert set(document["paths"]) == {"/predict", "/predict/number", "/healthz", "/openapi.json"}
+    assert set(document["paths"]) == {"/predict", "/predict/number", "/corrections", "/healthz", "/openapi.json"}
     for path in ("/predict", "/predict/number"):
         operation = document["paths"][path]["post"]
         assert set(operation["requestBody"]["content"]) >= {

@@ -8,7 +8,14 @@ import pytest
 
 import model
 from app import create_app
-from app.config import DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_TIMEOUT_SECONDS, config_from_env
+from app.config import (
+    DEFAULT_CORRECTIONS_PER_MINUTE,
+    DEFAULT_MAX_STROKE_POINTS,
+    DEFAULT_MAX_STROKES,
+    DEFAULT_MAX_UPLOAD_BYTES,
+    DEFAULT_UPLOAD_TIMEOUT_SECONDS,
+    config_from_env,
+)
 from bench.support.digits import digit_png
 from model.constants import DEFAULT_MODEL_PATH
 from model.network import ModelFileError
@@ -24,6 +31,12 @@ def test_defaults_serve_the_committed_model_with_safe_limits():
         "MAX_IMAGE_PIXELS": DEFAULT_MAX_PIXELS,
         "MAX_DIGITS": DEFAULT_MAX_DIGITS,
         "UPLOAD_TIMEOUT_SECONDS": DEFAULT_UPLOAD_TIMEOUT_SECONDS,
+        "MAX_STROKES": DEFAULT_MAX_STROKES,
+        "MAX_STROKE_POINTS": DEFAULT_MAX_STROKE_POINTS,
+        "CORRECTIONS": True,
+        "CORRECTIONS_PER_MINUTE": DEFAULT_CORRECTIONS_PER_MINUTE,
+        "DATABASE_URL": None,
+        "TRUST_X_FORWARDED_FOR": False,
     }
 
 

@@ -26,6 +26,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile, ImageOps
 
+from app import create_app
+from app.storage import sqlite_url
 from bench.support.digits import DIGIT_STROKES
 from bench.support.drawing import encode_image, encode_style
 from bench.support.hostile import HOSTILE_CLASSES, HOSTILE_SIZES
@@ -663,3 +665,97 @@ def test_a_malformed_chunked_body_is_a_400_not_a_server_error(endpoint, live_ser
     response, _ = send_request(live_server, head, [b"zz\r\nnot a chunk size\r\n0\r\n\r\n"])
     assert status_of(response) == 400
     assert error_of(response)["code"] == "invalid_body"
+
+
+# POST /corrections: every malformed field gets its own clear 4xx, and nothing is stored
+
+
+def correction_body(**changes):
+    """A valid correction of a drawn 1, with fields replaced, or removed where the value is `...`."""
+    body = {"image": "data:image/png;base64," + base64.b64encode(encode_image(dark_on_light())).decode(),
+            "strokes": [[[140, 40], [140, 240]]], "answer": "7", "model": "mlp-test-1", "label": "1"}
+    body.update(changes)
+    return {name: value for name, value in body.items() if value is not ...}
+
+
+@pytest.fixture(scope="module")
+def corrections_client(tmp_path_factory):
+    """A client of an app whose rate limit never gets in the way of this matrix."""
+    database = tmp_path_factory.mktemp("corrections") / "corrections.sqlite3"
+    return create_app({"TESTING": True, "DATABASE_URL": sqlite_url(database),
+                       "CORRECTIONS_PER_MINUTE": 1_000_000}).test_client()
+
+
+JPEG_DATA_URL = "data:image/jpeg;base64," + base64.b64encode(encode_image(dark_on_light(), "JPEG")).decode()
+
+BAD_CORRECTIONS = {
+    "label_letters": ({"label": "7a"}, 422, "invalid_label"),
+    "label_empty": ({"label": ""}, 422, "invalid_label"),
+    "label_number": ({"label": 7}, 422, "invalid_label"),
+    "label_missing": ({"label": ...}, 422, "invalid_label"),
+    "label_other_script_digits": ({"label": "\u0663"}, 422, "invalid_label"),
+    "label_too_long": ({"label": "1" * 13}, 422, "invalid_label"),
+    "label_spaces": ({"label": " 7"}, 422, "invalid_label"),
+    "image_missing": ({"image": ...}, 400, "missing_image"),
+    "image_not_base64": ({"image": "%%%"}, 400, "invalid_base64"),
+    "image_jpeg": ({"image": JPEG_DATA_URL}, 400, "invalid_image"),
+    "image_not_an_image": ({"image": base64.b64encode(b"\x89PNG\r\n\x1a\nnot really").decode()}, 400,
+                           "invalid_image"),
+    "image_svg": ({"image": "data:image/svg+xml;base64,PHN2Zy8+"}, 415, "unsupported_media_type"),
+    "strokes_not_a_list": ({"strokes": "1,2"}, 400, "invalid_strokes"),
+    "strokes_flat_points": ({"strokes": [[1, 2]]}, 400, "invalid_strokes"),
+    "strokes_three_numbers": ({"strokes": [[[1, 2, 3]]]}, 400, "invalid_strokes"),
+    "strokes_a_string": ({"strokes": [[["1", 2]]]}, 400, "invalid_strokes"),
+    "strokes_a_boolean": ({"strokes": [[[True, 2]]]}, 400, "invalid_strokes"),
+    "strokes_a_huge_integer": ({"strokes": [[[10**400, 2]]]}, 400, "invalid_strokes"),
+    "strokes_too_many": ({"strokes": [[[1, 1]]] * 201}, 422, "too_many_strokes"),
+    "strokes_too_many_points": ({"strokes": [[[1, 1]] * 20_001]}, 422, "too_many_strokes"),
+    "answer_missing": ({"answer": ...}, 400, "invalid_answer"),
+    "answer_letters": ({"answer": "seven"}, 400, "invalid_answer"),
+    "model_missing": ({"model": ...}, 400, "invalid_model"),
+    "model_with_spaces": ({"model": "a model"}, 400, "invalid_model"),
+}
+"""Malformed corrections, each with the status and code it gets."""
+
+
+@pytest.mark.parametrize(("change", "status", "code"), BAD_CORRECTIONS.values(), ids=BAD_CORRECTIONS.keys())
+def test_a_malformed_correction_gets_its_error(corrections_client, change, status, code):
+    assert_error(corrections_client.post("/corrections", json=correction_body(**change)), status, code)
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_strokes_that_are_not_finite_are_refused(corrections_client, literal):
+    body = json.dumps(correction_body(strokes=[[[0, 0]]])).replace("[[[0, 0]]]", f"[[[{literal}, 0]]]")
+    assert literal in body
+    assert_error(post_raw(corrections_client, "/corrections", body, "application/json"), 400, "invalid_strokes")
+
+
+@pytest.mark.parametrize("label", ["0", "007", "1" * 12, None], ids=["zero", "leading_zeros", "longest", "not_a_digit"])
+def test_every_well_formed_label_is_accepted(corrections_client, label):
+    assert corrections_client.post("/corrections", json=correction_body(label=label)).status_code == 201
+
+
+@pytest.mark.parametrize(("body", "content_type"), [(b"", "application/json"), (b"[1]", "application/json"),
+                                                    (b"{", "application/json")], ids=["empty", "array", "cut"])
+def test_a_correction_that_is_not_a_json_object_is_refused(corrections_client, body, content_type):
+    assert_error(post_raw(corrections_client, "/corrections", body, content_type), 400, "invalid_json")
+
+
+def test_a_correction_sent_as_an_image_is_an_unsupported_type(corrections_client):
+    assert_error(post_raw(corrections_client, "/corrections", encode_image(dark_on_light())), 415, "unsupported_media_type")
+
+
+def test_a_correction_over_the_size_limit_is_refused_naming_the_limit(corrections_client, app):
+    oversized = json.dumps(correction_body(image="A" * app.config["MAX_CONTENT_LENGTH"]))
+    assert_error(post_raw(corrections_client, "/corrections", oversized, "application/json"), 413, "payload_too_large",
+                 limit_named(app))
+
+
+def test_a_correction_image_over_the_pixel_limit_is_refused(corrections_client):
+    bomb = encode_image(Image.new("L", (5_000, 5_000), 255), compress_level=9)
+    assert_error(corrections_client.post("/corrections", json=correction_body(image=base64.b64encode(bomb).decode())),
+                 422, "too_many_pixels")
+
+
+def test_a_browser_opening_the_corrections_endpoint_gets_its_json_error(corrections_client):
+    assert_error(corrections_client.get("/corrections", headers={"Accept": BROWSER_ACCEPT}), 405, "method_not_allowed")

@@ -13,7 +13,9 @@ How many cases each test ran is printed at the end of the session.
 """
 
 import os
+import tempfile
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,6 +26,9 @@ from PIL import Image
 
 import model
 from app import create_app
+from app.corrections import strokes_from
+from app.errors import ApiError
+from app.storage import sqlite_url
 from bench.support.drawing import encode_image
 from model.constants import IMAGE_SIDE, N_CLASSES
 from model.preprocess import InputImageError, decode_image, ink_intensity, preprocess
@@ -292,15 +297,59 @@ def test_ink_is_always_float32_in_zero_one_with_the_image_shape(drawn):
     assert np.all(np.isfinite(ink)) and ink.min() >= 0 and ink.max() <= 1
 
 
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3),
+    lambda children: st.lists(children, max_size=4),
+    max_leaves=40,
+)
+"""Any JSON value, nested lists included: what a client may send as "strokes"."""
+
+STROKE_ERRORS = {(400, "invalid_strokes"), (422, "too_many_strokes")}
+FUZZ_MAX_STROKES, FUZZ_MAX_POINTS = 3, 6
+"""Small limits, so that random lists cross them."""
+
+
+@FUZZ_SETTINGS
+@given(strokes=JSON_VALUES)
+def test_any_json_value_as_strokes_is_read_or_refused_with_a_documented_error(strokes):
+    count_case("strokes_from(any JSON value)")
+    try:
+        parsed = strokes_from(strokes, FUZZ_MAX_STROKES, FUZZ_MAX_POINTS)
+    except ApiError as error:
+        assert (error.status, error.code) in STROKE_ERRORS
+        return
+    if parsed is None:
+        assert strokes is None
+        return
+    assert len(parsed) <= FUZZ_MAX_STROKES and sum(map(len, parsed)) <= FUZZ_MAX_POINTS
+    points = [point for stroke in parsed for point in stroke]
+    assert all(len(point) == 2 and all(np.isfinite(point)) for point in points)
+
+
 schemathesis.serializer.alias(["image/bmp", "image/jpg"], "application/octet-stream")
 """Schemathesis sends PNG, JPEG, GIF and WebP bodies itself; BMP and image/jpg (JPEG's
 common misspelling, which the API accepts) bodies go as raw bytes too."""
 
 
-api_schema = schemathesis.openapi.from_wsgi("/openapi.json", create_app())
+FUZZ_DATABASE = tempfile.TemporaryDirectory(prefix="fuzz-corrections-")
+"""Where the corrections that the fuzzing sends are stored, removed at exit."""
+
+api_schema = schemathesis.openapi.from_wsgi("/openapi.json", create_app({
+    "DATABASE_URL": sqlite_url(Path(FUZZ_DATABASE.name) / "corrections.sqlite3"),
+    "CORRECTIONS_PER_MINUTE": EXAMPLES * 100,
+}))
 """The app's own /openapi.json, from the app as production builds it (not in
-testing mode), which schemathesis then calls in-process over WSGI. Loaded at
-import: schemathesis' lazy fixture loader does not work with this pytest."""
+testing mode; its corrections in a temporary SQLite file, and a rate limit
+the fuzzing never reaches), which schemathesis then calls in-process over
+WSGI. Loaded at import: schemathesis' lazy fixture loader does not work with
+this pytest."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def remove_fuzz_database():
+    """Remove the fuzzing's corrections when the module is done."""
+    yield
+    FUZZ_DATABASE.cleanup()
 
 SCHEMA_VALID_IS_NOT_AN_IMAGE = [schemathesis.checks.positive_data_acceptance]
 """Checks left out: a schema-valid body (any string, any bytes) is rarely a

@@ -75,12 +75,12 @@ NUMBER_GAP = 40
 """Drawing units between the points of two neighbouring digits of a composed number: over twice the pen, so they never touch."""
 
 
-def number_png(digits, style="transparent", line_width=PEN_WIDTH):
-    """Return a PNG of `digits` (e.g. "4271") written left to right, 280 units high and as wide as they need.
+def number_strokes(digits):
+    """Return the strokes of `digits` (e.g. "4271") written left to right, and the surface's width.
 
     Each digit is DIGIT_STROKES's drawing, moved so that its points start
     NUMBER_GAP units after the previous digit's; the surface has a margin
-    of NUMBER_GAP on both sides.
+    of NUMBER_GAP on both sides. Points are [x, y] lists in drawing units.
     """
     strokes, left = [], NUMBER_GAP
     for digit in digits:
@@ -89,5 +89,10 @@ def number_png(digits, style="transparent", line_width=PEN_WIDTH):
         shift = np.array([left - xs.min(), 0.0])
         strokes += [(stroke + shift).tolist() for stroke in drawing]
         left += xs.max() - xs.min() + NUMBER_GAP
-    size = (math.ceil(left), CANVAS_HEIGHT)
-    return draw_png(strokes, style, line_width=line_width, size=size)
+    return strokes, math.ceil(left)
+
+
+def number_png(digits, style="transparent", line_width=PEN_WIDTH):
+    """Return a PNG of `digits` (e.g. "4271") drawn as `number_strokes` places them, 280 units high."""
+    strokes, width = number_strokes(digits)
+    return draw_png(strokes, style, line_width=line_width, size=(width, CANVAS_HEIGHT))
