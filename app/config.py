@@ -6,6 +6,8 @@ from model.constants import DEFAULT_MODEL_PATH
 from model.preprocess import DEFAULT_MAX_PIXELS
 from model.recognise import DEFAULT_MAX_DIGITS
 
+from .strokes import DEFAULT_MAX_STROKE_POINTS, DEFAULT_MAX_STROKES
+
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 """Largest request body accepted: a 280x280 canvas PNG is a few kilobytes."""
 
@@ -34,6 +36,10 @@ def config_from_env(environ=None):
             environ, "MAX_IMAGE_PIXELS", DEFAULT_MAX_PIXELS
         ),
         "MAX_DIGITS": _positive_int(environ, "MAX_DIGITS", DEFAULT_MAX_DIGITS),
+        "MAX_STROKES": _positive_int(environ, "MAX_STROKES", DEFAULT_MAX_STROKES),
+        "MAX_STROKE_POINTS": _positive_int(
+            environ, "MAX_STROKE_POINTS", DEFAULT_MAX_STROKE_POINTS
+        ),
         "UPLOAD_TIMEOUT_SECONDS": _positive_int(
             environ, "UPLOAD_TIMEOUT_SECONDS", DEFAULT_UPLOAD_TIMEOUT_SECONDS
         ),

@@ -8,6 +8,7 @@ import pytest
 
 from app import create_app
 from app.config import DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_UPLOAD_TIMEOUT_SECONDS, config_from_env
+from app.strokes import DEFAULT_MAX_STROKE_POINTS, DEFAULT_MAX_STROKES
 from model.constants import DEFAULT_MODEL_PATH
 from model.network import ModelFileError
 from model.preprocess import DEFAULT_MAX_PIXELS
@@ -21,6 +22,8 @@ def test_defaults_serve_the_committed_model_with_safe_limits():
         "MAX_CONTENT_LENGTH": DEFAULT_MAX_UPLOAD_BYTES,
         "MAX_IMAGE_PIXELS": DEFAULT_MAX_PIXELS,
         "MAX_DIGITS": DEFAULT_MAX_DIGITS,
+        "MAX_STROKES": DEFAULT_MAX_STROKES,
+        "MAX_STROKE_POINTS": DEFAULT_MAX_STROKE_POINTS,
         "UPLOAD_TIMEOUT_SECONDS": DEFAULT_UPLOAD_TIMEOUT_SECONDS,
     }
 
