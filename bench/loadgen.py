@@ -99,7 +99,13 @@ NUMBER_GAP = 40
 
 
 def number_png(digits, style="transparent", line_width=PEN_WIDTH):
-    """Return a PNG of `digits` (e.g. "4271") written left to right, 280 units high and as wide as they need.
+    """Return a PNG of `digits` (e.g. "4271") written left to right, 280 units high and as wide as they need."""
+    strokes, size = number_strokes(digits)
+    return draw_png(strokes, style, line_width=line_width, size=size)
+
+
+def number_strokes(digits):
+    """Return (strokes, (width, height)) of `digits` written left to right, one unit a pixel.
 
     Each digit is DIGIT_STROKES's drawing, moved so that its points start
     NUMBER_GAP units after the previous digit's; the surface has a margin
@@ -112,8 +118,7 @@ def number_png(digits, style="transparent", line_width=PEN_WIDTH):
         shift = np.array([left - xs.min(), 0.0])
         strokes += [(stroke + shift).tolist() for stroke in drawing]
         left += xs.max() - xs.min() + NUMBER_GAP
-    size = (math.ceil(left), CANVAS_HEIGHT)
-    return draw_png(strokes, style, line_width=line_width, size=size)
+    return strokes, (math.ceil(left), CANVAS_HEIGHT)
 
 
 # ---- HTTP requests ----------------------------------------------------------
@@ -158,13 +163,17 @@ def http_request(method, path, body=b"", content_type=None, host="127.0.0.1", he
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
-def multipart_body(data, filename="digit.png", mimetype="image/png"):
+def multipart_body(data, filename="digit.png", mimetype="image/png", fields=None):
     """Return (body, content type) of a form with `data` as the file field "image", as the page's FormData.
 
-    The boundary is BOUNDARY_TEMPLATE: replace it with `fresh_boundary()` before sending.
+    `fields` maps the names of other (text) fields to their values. The
+    boundary is BOUNDARY_TEMPLATE: replace it with `fresh_boundary()` before sending.
     """
     boundary = BOUNDARY_TEMPLATE.decode("latin-1")
-    head = (
+    head = "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in (fields or {}).items()
+    ).encode("latin-1") + (
         f"--{boundary}\r\n"
         f'Content-Disposition: form-data; name="{IMAGE_FIELD}"; filename="{filename}"\r\n'
         f"Content-Type: {mimetype}\r\n\r\n"
@@ -173,9 +182,9 @@ def multipart_body(data, filename="digit.png", mimetype="image/png"):
     return head + data + tail, f"multipart/form-data; boundary={boundary}"
 
 
-def multipart_request(path, data, filename="digit.png", mimetype="image/png"):
-    """Return the bytes of a form POST of `data`, its boundary still BOUNDARY_TEMPLATE."""
-    return http_request("POST", path, *multipart_body(data, filename, mimetype))
+def multipart_request(path, data, filename="digit.png", mimetype="image/png", fields=None):
+    """Return the bytes of a form POST of `data` (and text `fields`), its boundary still BOUNDARY_TEMPLATE."""
+    return http_request("POST", path, *multipart_body(data, filename, mimetype, fields))
 
 
 _boundaries = itertools.count(int.from_bytes(os.urandom(6), "big"))

@@ -236,6 +236,25 @@ def test_any_valid_image_reads_as_a_number_or_a_documented_error(served_model, d
     assert_number_reading(readings, image.size)
 
 
+COORDINATES = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
+STROKES = st.lists(st.lists(st.lists(COORDINATES, min_size=2, max_size=2).map(tuple), min_size=1, max_size=40),
+                   min_size=1, max_size=30)
+"""Random pen strokes: any number of points anywhere, in or far outside the image."""
+
+
+@FUZZ_SETTINGS
+@given(drawn=images(), strokes=STROKES)
+def test_any_strokes_with_any_image_read_as_a_number_or_a_documented_error(served_model, drawn, strokes):
+    count_case("recognise_number(random valid image, random strokes)")
+    image_format, image = drawn
+    try:
+        readings = recognise_number(encode(image, image_format), served_model,
+                                    strokes=[np.asarray(stroke, dtype=np.float64) for stroke in strokes])
+    except InputImageError:
+        return
+    assert_number_reading(readings, image.size)
+
+
 @FUZZ_SETTINGS
 @given(drawn=images())
 def test_ink_is_always_float32_in_zero_one_with_the_image_shape(drawn):
