@@ -65,6 +65,13 @@ SHIFT_RANGE = (-1.0, 2.0)
 LAYOUT_WEIGHT = 2.0
 """How much the strokes' places weigh against the network's readings in a path's cost."""
 
+HOPELESS_LAYOUT = 12.0
+"""Runs of several strokes whose layout alone costs more than this are not read: no reading makes up for it.
+
+A run's reading costs at most about NOT_DIGIT_COST + DIGIT_COST + 2.3 (a
+top probability of 0.1), so a layout cost this high is never on the best
+path unless its strokes read far worse apart."""
+
 DIGIT_COST = 1.0
 """Fixed cost of one more digit in a path, in the units of `reading_cost` (natural log)."""
 
@@ -130,10 +137,13 @@ def find_digits_by_strokes(ink, strokes, recognise, max_digits):
     order = _with_late_strokes_moved(boxes)
     candidates = [(start, stop) for start in range(len(order))
                   for stop in range(start + 1, min(start + MAX_RUN, len(order)) + 1)]
+    layout = _layout_costs(boxes, paths, order, candidates)
+    plausible = [index for index, (start, stop) in enumerate(candidates)
+                 if stop - start == 1 or layout[index] <= HOPELESS_LAYOUT]
+    candidates = [candidates[index] for index in plausible]
     pieces = [_run_piece(window, owner, boxes, order[start:stop]) for start, stop in candidates]
     prediction = recognise(np.stack([digit_field(piece[1]) for piece in pieces]))
-    costs = (reading_cost(prediction.probabilities, prediction.is_digit)
-             + _layout_costs(boxes, paths, order, candidates))
+    costs = reading_cost(prediction.probabilities, prediction.is_digit) + layout[plausible]
     chosen = _best_path(len(order), candidates, costs)
     if len(chosen) > max_digits:
         return None
@@ -178,8 +188,10 @@ def _same_digit_odds(boxes, paths, run, stroke, tallest):
     union = (boxes[run, 0].min(), 0, boxes[run, 2].max(), 0)
     run_middle = np.median(np.concatenate([paths[each][:, 0] for each in run]))
     shift = (np.median(paths[stroke][:, 0]) - run_middle) / tallest
-    share = np.clip(_column_share(boxes[stroke], union), *SHARE_RANGE)
-    return LAYOUT_WEIGHT * (SAME_DIGIT_ODDS @ (share, np.clip(shift, *SHIFT_RANGE), 1.0))
+    share = min(max(_column_share(boxes[stroke], union), SHARE_RANGE[0]), SHARE_RANGE[1])
+    shift = min(max(shift, SHIFT_RANGE[0]), SHIFT_RANGE[1])
+    weights = SAME_DIGIT_ODDS
+    return LAYOUT_WEIGHT * float(weights[0] * share + weights[1] * shift + weights[2])
 
 
 def _dense_paths(strokes, left, top, width, height):
@@ -227,7 +239,8 @@ def _owners(window, paths, pen):
         on_ink += np.count_nonzero(window[rows, columns] > INK_NOISE_LEVEL)
     if on_ink < (1 - PATH_OFF_INK) * sum(len(path) for path in paths):
         return None
-    distance, (rows, columns) = ndimage.distance_transform_edt(traced == 0, return_indices=True)
+    distance, (rows, columns) = ndimage.distance_transform_cdt(traced == 0, metric="chessboard",
+                                                              return_indices=True)
     visible = window > INK_NOISE_LEVEL
     far = visible & (distance > INK_REACH * pen + PIXEL_SLACK)
     if window[far].sum() > UNEXPLAINED_INK * window[visible].sum():
