@@ -21,7 +21,7 @@ from .confidence import is_confident
 from .errors import ApiError
 from .headers import add_cors_headers
 from .openapi import openapi_document
-from .uploads import image_bytes_from_request
+from .uploads import upload_from_request
 
 bp = Blueprint("api", __name__)
 bp.after_request(add_cors_headers)
@@ -59,7 +59,7 @@ def get_model():
 def predict():
     """Recognise the one digit in the uploaded image."""
     with_preview = _wants_preview()
-    answer = _recognise(recognise_digit, image_bytes_from_request(request))
+    answer = _recognise(recognise_digit, _upload())
     body = reading_body(answer.digit, with_preview)
     if answer.several_digits:
         body["confident"] = False
@@ -70,8 +70,9 @@ def predict():
 @bp.post("/predict/number")
 def predict_number():
     """Read every digit in the uploaded image, left to right, as one number."""
+
     with_preview = _wants_preview()
-    readings = _recognise(recognise_number, image_bytes_from_request(request))
+    readings = _recognise(recognise_number, _upload())
     digits = [reading_body(reading, with_preview) for reading in readings]
     for reading, digit in zip(readings, digits):
         digit["box"] = list(reading.box)
@@ -83,16 +84,22 @@ def predict_number():
     )
 
 
-def _recognise(read, data):
-    """Run `read` (recognise_digit or recognise_number) on the upload with this app's limits.
+def _upload():
+    """Return the request's image and strokes, within this app's limits on strokes."""
+    config = current_app.config
+    return upload_from_request(request, config["MAX_STROKES"], config["MAX_STROKE_POINTS"])
+
+
+def _recognise(read, upload):
+    """Run `read` (recognise_digit or recognise_number) on the Upload with this app's limits.
 
     The model's input errors become the API's errors, with their status and code.
     """
     config = current_app.config
     try:
         with _decode_slots:
-            return read(data, get_model(), max_pixels=config["MAX_IMAGE_PIXELS"],
-                        max_digits=config["MAX_DIGITS"])
+            return read(upload.image, get_model(), max_pixels=config["MAX_IMAGE_PIXELS"],
+                        max_digits=config["MAX_DIGITS"], strokes=upload.strokes)
     except TooManyPixelsError as error:
         raise ApiError(422, "too_many_pixels", str(error)) from None
     except NoInkError as error:

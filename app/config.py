@@ -6,6 +6,8 @@ from model.constants import DEFAULT_MODEL_PATH
 from model.preprocess import DEFAULT_MAX_PIXELS
 from model.recognise import DEFAULT_MAX_DIGITS
 
+from .strokes import DEFAULT_MAX_STROKE_POINTS, DEFAULT_MAX_STROKES
+
 DEFAULT_MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 """Largest request body accepted: a 280x280 canvas PNG is a few kilobytes."""
 
@@ -17,15 +19,8 @@ does not bound that (its 30 s request timeout starts only once the whole
 body has reached the dyno); this does. Twenty seconds is Apache mod_reqtimeout's
 default for a body and lets a 2 MB photo through at 1 Mbit/s."""
 
-
 DEFAULT_CORRECTIONS_PER_MINUTE = 20
 """Corrections one client may send in a minute (429 above it): a person correcting by hand sends a few."""
-
-DEFAULT_MAX_STROKES = 200
-"""Most strokes a request may carry (422 above it)."""
-
-DEFAULT_MAX_STROKE_POINTS = 20_000
-"""Most points in all the strokes of a request (422 above it)."""
 
 SWITCH_VALUES = {"on": True, "true": True, "1": True, "yes": True,
                  "off": False, "false": False, "0": False, "no": False}
@@ -51,11 +46,13 @@ def config_from_env(environ=None):
             environ, "MAX_IMAGE_PIXELS", DEFAULT_MAX_PIXELS
         ),
         "MAX_DIGITS": _positive_int(environ, "MAX_DIGITS", DEFAULT_MAX_DIGITS),
+        "MAX_STROKES": _positive_int(environ, "MAX_STROKES", DEFAULT_MAX_STROKES),
+        "MAX_STROKE_POINTS": _positive_int(
+            environ, "MAX_STROKE_POINTS", DEFAULT_MAX_STROKE_POINTS
+        ),
         "UPLOAD_TIMEOUT_SECONDS": _positive_int(
             environ, "UPLOAD_TIMEOUT_SECONDS", DEFAULT_UPLOAD_TIMEOUT_SECONDS
         ),
-        "MAX_STROKES": _positive_int(environ, "MAX_STROKES", DEFAULT_MAX_STROKES),
-        "MAX_STROKE_POINTS": _positive_int(environ, "MAX_STROKE_POINTS", DEFAULT_MAX_STROKE_POINTS),
         "CORRECTIONS": _switch(environ, "CORRECTIONS", True),
         "CORRECTIONS_PER_MINUTE": _positive_int(
             environ, "CORRECTIONS_PER_MINUTE", DEFAULT_CORRECTIONS_PER_MINUTE

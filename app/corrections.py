@@ -26,6 +26,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 from flask import Blueprint, current_app, jsonify, request
 
 from model.preprocess import PNG_SIGNATURE, InputImageError, TooManyPixelsError, decode_image
@@ -33,6 +34,7 @@ from model.preprocess import PNG_SIGNATURE, InputImageError, TooManyPixelsError,
 from .errors import ApiError, error_response
 from .headers import add_cors_headers
 from .storage import SQLITE_FILE, SchemaTooNewError, Storage, StorageUnavailable, sqlite_url
+from .strokes import parse_strokes
 from .uploads import JSON_TYPE, image_from_json, json_object, read_body
 
 logger = logging.getLogger(__name__)
@@ -63,9 +65,6 @@ MODEL_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
 STROKE_DECIMALS = 1
 """Stroke coordinates are kept to 0.1 pixel, as the UNIPEN files are."""
-
-POINT_LENGTH = 2
-
 
 @bp.post("/corrections")
 def create():
@@ -105,7 +104,6 @@ def create():
         return response
     return jsonify(id=row["id"]), 201
 
-
 def client_address():
     """Return the address that rate limiting counts this request under."""
     if current_app.config["TRUST_X_FORWARDED_FOR"]:
@@ -113,7 +111,6 @@ def client_address():
         if forwarded:
             return forwarded
     return request.remote_addr or "unknown"
-
 
 def _rate_refusal():
     """Return the 429 answer for a client over CORRECTIONS_PER_MINUTE, or None; checked before the body is read."""
@@ -126,7 +123,6 @@ def _rate_refusal():
                               f"try again in {wait_s} s.")
     response.headers["Retry-After"] = str(wait_s)
     return response
-
 
 def _png_from(payload, max_pixels):
     """Return the PNG bytes of "image" and its (width, height); refuse what is not a whole PNG."""
@@ -142,49 +138,16 @@ def _png_from(payload, max_pixels):
         raise ApiError(400, "invalid_image", str(error)) from None
     return png, image.size
 
-
 def strokes_from(strokes, max_strokes, max_points):
-    """Return the strokes as lists of [x, y] floats, or None when none were sent.
+    """Return the strokes as lists of [x, y] floats rounded for storage, or None when none were sent.
 
-    Limits first (422 too_many_strokes), then the shape: a list of strokes,
-    each a list of [x, y] pairs of finite numbers (400 invalid_strokes).
+    Read as /predict reads them (app.strokes.parse_strokes): 422
+    too_many_strokes over the limits, 400 invalid_strokes for another shape.
     """
-    if strokes is None:
+    parsed = parse_strokes(strokes, max_strokes, max_points)
+    if parsed is None:
         return None
-    if not isinstance(strokes, list) or not all(isinstance(stroke, list) for stroke in strokes):
-        raise _invalid_strokes()
-    if len(strokes) > max_strokes:
-        raise ApiError(422, "too_many_strokes",
-                       f"{len(strokes)} strokes; the limit is {max_strokes} (MAX_STROKES).")
-    n_points = sum(len(stroke) for stroke in strokes)
-    if n_points > max_points:
-        raise ApiError(422, "too_many_strokes",
-                       f"{n_points} points; the limit is {max_points} (MAX_STROKE_POINTS).")
-    return [[_point(point) for point in stroke] for stroke in strokes]
-
-
-def _point(point):
-    if not isinstance(point, list) or len(point) != POINT_LENGTH:
-        raise _invalid_strokes()
-    return [round(_finite(value), STROKE_DECIMALS) for value in point]
-
-
-def _finite(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _invalid_strokes()
-    try:
-        number = float(value)
-    except OverflowError:
-        raise _invalid_strokes() from None
-    if not math.isfinite(number):
-        raise _invalid_strokes()
-    return number
-
-
-def _invalid_strokes():
-    return ApiError(400, "invalid_strokes",
-                    'The strokes must be a list of strokes, each a list of [x, y] points of finite numbers.')
-
+    return [np.round(stroke, STROKE_DECIMALS).tolist() for stroke in parsed]
 
 def _answer_from(payload, max_digits):
     answer = payload.get("answer")
@@ -193,13 +156,11 @@ def _answer_from(payload, max_digits):
                        f'"answer" must be the number the app answered: 1 to {max_digits} of 0-9 or ?.')
     return answer
 
-
 def _model_from(payload):
     model_id = payload.get("model")
     if not isinstance(model_id, str) or not MODEL_ID.fullmatch(model_id):
         raise ApiError(400, "invalid_model", '"model" must be the id of the model that answered.')
     return model_id
-
 
 def _label_from(payload, max_digits):
     """Return the right digits, or None for "not a digit"; 422 for anything else."""
@@ -210,7 +171,6 @@ def _label_from(payload, max_digits):
         raise ApiError(422, "invalid_label",
                        f'"label" must be the right digits, 1 to {max_digits} of 0-9, or null for not a digit.')
     return label
-
 
 class RateLimiter:
     """At most `limit` events per client in any RATE_WINDOW_S, remembered in memory only."""
@@ -234,7 +194,6 @@ class RateLimiter:
                 return max(1, math.ceil(events[0] + self.window_s - now))
             events.append(now)
             return 0
-
 
 def init_app(app):
     """Open the corrections database and serve POST /corrections, unless CORRECTIONS is off.

@@ -3,6 +3,7 @@
 from model.constants import N_CLASSES
 
 from .confidence import CONFIDENCE_THRESHOLD
+from .strokes import STROKES_FIELD
 from .uploads import IMAGE_FIELD, RAW_IMAGE_TYPES
 
 OPENAPI_VERSION = "3.0.3"
@@ -48,8 +49,31 @@ def image_operation(operation_id, summary, answer, schema, request_body, errors)
     }
 
 
-def _image_request_body(max_bytes, max_pixels):
-    """The three forms an image may take in a request."""
+def _strokes_schema(max_strokes, max_points):
+    """The optional pen strokes of a drawing, in the JSON body or the form field."""
+    return {
+        "type": "array",
+        "maxItems": max_strokes,
+        "description": (
+            "Optional: the pen strokes that drew the image, in the order they were "
+            "drawn, each a list of [x, y] points in pixels of the image. They say "
+            "which ink belongs together (a digit is written between pen lifts); the "
+            "image is what is read. Points outside the image are clipped; strokes "
+            "that do not match the ink are ignored. At most "
+            f"{max_strokes} strokes (MAX_STROKES) and {max_points} points in all (MAX_STROKE_POINTS)."
+        ),
+        "items": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "number"},
+            },
+        },
+    }
+
+
+def _image_request_body(max_bytes, max_pixels, strokes):
+    """The three forms an image may take in a request; `strokes` is the schema of the strokes."""
     binary_image = {"schema": {"type": "string", "format": "binary"}}
     return {
         "required": True,
@@ -62,7 +86,13 @@ def _image_request_body(max_bytes, max_pixels):
                 "schema": {
                     "type": "object",
                     "required": [IMAGE_FIELD],
-                    "properties": {IMAGE_FIELD: {"type": "string", "format": "binary"}},
+                    "properties": {
+                        IMAGE_FIELD: {"type": "string", "format": "binary"},
+                        STROKES_FIELD: {
+                            "type": "string",
+                            "description": f"Optional: the JSON of '{STROKES_FIELD}' (see the JSON form).",
+                        },
+                    },
                 },
                 "encoding": {IMAGE_FIELD: {"contentType": "image/*"}},
             },
@@ -76,7 +106,8 @@ def _image_request_body(max_bytes, max_pixels):
                             "type": "string",
                             "minLength": 1,
                             "description": "A data URL (data:image/png;base64,...) or bare base64.",
-                        }
+                        },
+                        STROKES_FIELD: strokes,
                     },
                 }
             },
@@ -91,7 +122,7 @@ def _image_errors(max_bytes, max_pixels, timeout_s):
             "The request holds no readable image, or ?preview= is not 0 or 1.",
             [
                 "invalid_image", "missing_image", "multiple_images", "invalid_base64",
-                "invalid_json", "invalid_form", "invalid_body", "invalid_parameter",
+                "invalid_json", "invalid_form", "invalid_body", "invalid_parameter", "invalid_strokes",
             ],
         ),
         "405": _error_response("Only POST is allowed.", ["method_not_allowed"]),
@@ -104,8 +135,9 @@ def _image_errors(max_bytes, max_pixels, timeout_s):
         ),
         "422": _error_response(
             "The image is readable but cannot be recognised: it has no "
-            f"ink, or declares more than {max_pixels} pixels.",
-            ["no_ink", "too_many_pixels"],
+            f"ink, or declares more than {max_pixels} pixels; or the request "
+            "sends more strokes or points than are read.",
+            ["no_ink", "too_many_pixels", "too_many_strokes"],
         ),
     }
 
@@ -240,7 +272,8 @@ def openapi_document(config):
     timeout_s = config["UPLOAD_TIMEOUT_SECONDS"]
     max_digits = config["MAX_DIGITS"]
     digit_properties = _digit_properties()
-    request_body = _image_request_body(max_bytes, max_pixels)
+    strokes = _strokes_schema(config["MAX_STROKES"], config["MAX_STROKE_POINTS"])
+    request_body = _image_request_body(max_bytes, max_pixels, strokes)
     errors = _image_errors(max_bytes, max_pixels, timeout_s)
     return {
         "openapi": OPENAPI_VERSION,
@@ -271,8 +304,9 @@ def openapi_document(config):
                     "422": _error_response(
                         "The image is readable but cannot be read as a number: it has no "
                         f"ink, declares more than {max_pixels} pixels, or holds more than "
-                        f"{max_digits} separate marks.",
-                        ["no_ink", "too_many_pixels", "too_many_digits"],
+                        f"{max_digits} separate marks; or the request sends more strokes "
+                        "or points than are read.",
+                        ["no_ink", "too_many_pixels", "too_many_digits", "too_many_strokes"],
                     ),
                 },
             )},

@@ -3,17 +3,21 @@
 The whole body is read first, within the upload deadline that
 app/upload_deadline.py sets, and each form is then parsed from that one copy
 in memory: a multipart form (by Werkzeug's parser), a raw image, or JSON.
+The JSON and multipart forms may also carry the drawing's pen strokes
+(app/strokes.py).
 """
 
 import base64
 import binascii
 import io
 import re
+from typing import NamedTuple
 
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
 from .errors import ApiError
+from .strokes import DEFAULT_MAX_STROKE_POINTS, DEFAULT_MAX_STROKES, STROKES_FIELD, parse_strokes, strokes_from_text
 from .upload_deadline import deadline_of, has_body
 
 IMAGE_FIELD = "image"
@@ -46,11 +50,25 @@ ACCEPTED_FORMS = (
 """The three forms of a request, for the error messages that list them."""
 
 
-def image_bytes_from_request(request):
-    """Return the uploaded image's bytes, or raise ApiError saying what is wrong.
+class Upload(NamedTuple):
+    """What a request sent: the image, and the strokes that drew it when it says."""
 
-    Accepts a multipart form with the file in the field "image", a raw image
-    body, or a JSON object {"image": data URL or bare base64}. The content
+    image: bytes
+    strokes: list
+    """None, or a list of float64 arrays of shape (k, 2): points in pixels of the image."""
+
+
+def image_bytes_from_request(request):
+    """Return the uploaded image's bytes, or raise ApiError saying what is wrong."""
+    return upload_from_request(request).image
+
+
+def upload_from_request(request, max_strokes=DEFAULT_MAX_STROKES, max_points=DEFAULT_MAX_STROKE_POINTS):
+    """Return the request's Upload, or raise ApiError saying what is wrong.
+
+    Accepts a multipart form with the file in the field "image" (and the
+    strokes' JSON in the field "strokes"), a raw image body, or a JSON
+    object {"image": data URL or bare base64, "strokes": [...]}. The content
     type is checked before the body is read.
     """
     mimetype = request.mimetype
@@ -64,12 +82,12 @@ def image_bytes_from_request(request):
         )
     body = read_body(request)
     if mimetype == FORM_TYPE:
-        return _from_multipart(request, body)
+        return _from_multipart(request, body, max_strokes, max_points)
     if mimetype == JSON_TYPE:
-        return _from_json(request)
+        return _from_json(request, max_strokes, max_points)
     if not body:
         raise ApiError(400, "missing_image", "The request body is empty.")
-    return body
+    return Upload(body, None)
 
 
 def read_body(request):
@@ -136,8 +154,8 @@ def _in_memory_file(*_args, **_kwargs):
     return io.BytesIO()
 
 
-def _from_multipart(request, body):
-    images = _images_parsed_by_werkzeug(request, body)
+def _from_multipart(request, body, max_strokes, max_points):
+    images, form = _parsed_by_werkzeug(request, body)
     if not images:
         raise ApiError(
             400, "missing_image", f"The form has no file in the field '{IMAGE_FIELD}'."
@@ -150,11 +168,15 @@ def _from_multipart(request, body):
         )
     if not images[0]:
         raise ApiError(400, "missing_image", "The uploaded file is empty.")
-    return images[0]
+    texts = form.getlist(STROKES_FIELD)
+    if len(texts) > 1:
+        raise ApiError(400, "invalid_strokes", f"The form holds {len(texts)} fields '{STROKES_FIELD}'; send one.")
+    strokes = strokes_from_text(texts[0], max_strokes, max_points) if texts else None
+    return Upload(images[0], strokes)
 
 
-def _images_parsed_by_werkzeug(request, body):
-    """Return the contents of every file in the field "image", parsed by Werkzeug's form parser.
+def _parsed_by_werkzeug(request, body):
+    """Return (contents of every file in the field "image", the other fields), by Werkzeug's form parser.
 
     The parser is called directly rather than through `request.files`, which
     would take a malformed form for an empty one.
@@ -166,7 +188,7 @@ def _images_parsed_by_werkzeug(request, body):
         silent=False,
     )
     try:
-        _, _, files = parser.parse(io.BytesIO(body), FORM_TYPE, len(body), request.mimetype_params)
+        _, form, files = parser.parse(io.BytesIO(body), FORM_TYPE, len(body), request.mimetype_params)
     except RequestEntityTooLarge:
         raise ApiError(
             413, "payload_too_large",
@@ -179,11 +201,13 @@ def _images_parsed_by_werkzeug(request, body):
             "The multipart form is malformed: it has no boundary, is cut short, "
             "or has names that are not UTF-8.",
         ) from None
-    return [image.read() for image in files.getlist(IMAGE_FIELD)]
+    return [image.read() for image in files.getlist(IMAGE_FIELD)], form
 
 
-def _from_json(request):
-    return image_from_json(json_object(request))
+def _from_json(request, max_strokes, max_points):
+    payload = json_object(request)
+    image = image_from_json(payload)
+    return Upload(image, parse_strokes(payload.get(STROKES_FIELD), max_strokes, max_points))
 
 
 def json_object(request):

@@ -10,6 +10,14 @@ whether the page's drawing and the benchmark's drawing get the same
 answers from the server.
 
     python -m bench.browser_replay [--limit 300] [--url URL] [--seed S] [--json PATH]
+    python -m bench.browser_replay --numbers 60 [--url URL] [--seed S]
+
+With --numbers N, N numbers composed from the digits of the measuring
+writers (bench.support.compose, one writer a number) are drawn on the page
+instead, stroke by stroke, and #number is compared with the number
+written: the page's real path, its strokes included. A number wider than
+the page's surface is scaled down to fit, about its middle height (the
+pen stays the page's; a few gaps then close).
 
 Without --url, the Procfile's gunicorn is started for the run.
 """
@@ -30,11 +38,12 @@ from bench.page_request import PageCapture
 from bench.realworld import percent
 from bench.support.chromium import CHROMIUM_PATH, PAD_SELECTOR, draw_on_page, launch_chromium, nudging
 from bench.support.client import PredictClient
+from bench.support.compose import NUMBER_LENGTHS, compose_numbers
 from bench.support.drawing import draw_png
 from bench.support.samples import DEFAULT_DATA_PATH, DEFAULT_SEED, select_samples
 from bench.support.server import server_url
-from model.constants import PEN_WIDTH
-from model.training.handwriting import load_handwriting
+from model.constants import CANVAS_HEIGHT, PEN_WIDTH
+from model.training.handwriting import load_handwriting, split_by_writer
 
 VIEWPORT = {"width": 1280, "height": 900}
 
@@ -298,6 +307,76 @@ def print_report(records, console_errors):
         print(f"\n{len(console_errors)} console errors; first: {console_errors[0]!r}")
 
 
+# ---- Composed numbers -------------------------------------------------------------
+
+
+def fitted_strokes(number, surface_width):
+    """Return the number's strokes scaled down, about the middle height, to fit a surface `surface_width` wide."""
+    scale = min(1.0, surface_width / number.width)
+    middle = CANVAS_HEIGHT / 2
+    return [[(x * scale, middle + (y - middle) * scale) for x, y in stroke] for stroke in number.strokes]
+
+
+def replay_numbers(base_url, numbers):
+    """Draw every composed number on the page; return [(number, shown answer or failure, scaled)]."""
+    records = []
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_context(viewport=VIEWPORT).new_page()
+            watcher = PageCapture(page)
+            page.goto(base_url + "/", wait_until="load")
+            page.locator(PAD_SELECTOR).scroll_into_view_if_needed()
+            box = page.locator(PAD_SELECTOR).bounding_box()
+            surface = box["width"] * CANVAS_HEIGHT / box["height"]
+            print(f"Page surface: {surface:.0f} units wide", flush=True)
+            for count, number in enumerate(numbers, start=1):
+                page.click("#clear")
+                draw_on_page(page, fitted_strokes(number, surface))
+                try:
+                    wait_for_answer(page, watcher, len(watcher.issued))
+                    shown = shown_answer(page)
+                except (ReplayFailure, PlaywrightError) as error:
+                    shown = "failure: " + str(error).splitlines()[0]
+                records.append((number, shown, number.width > surface))
+                if count % 20 == 0:
+                    print(f"  {count}/{len(numbers)} drawn", file=sys.stderr, flush=True)
+        finally:
+            browser.close()
+    return records
+
+
+def print_numbers_report(records):
+    """Print how many numbers the page read whole: overall, by length, with and without touching digits."""
+    def line(name, chosen):
+        right = sum(shown == number.text for number, shown, _ in chosen)
+        share = percent(right / len(chosen)) if chosen else "–"
+        print(f"  {name:22} {right:4d} of {len(chosen):4d}  {share:>8}")
+
+    print("\nNumbers drawn on the page, read whole in #number:")
+    line("all", records)
+    for length in NUMBER_LENGTHS:
+        line(f"{length} digits", [r for r in records if len(r[0].text) == length])
+    line("no touching", [r for r in records if not r[0].has_touching])
+    line("touching pair", [r for r in records if r[0].has_touching])
+    line("scaled to fit", [r for r in records if r[2]])
+    wrong = [(number.text, shown) for number, shown, _ in records if shown != number.text]
+    print("\nSome misread numbers (written → shown):")
+    for written, shown in wrong[:N_LISTED]:
+        print(f"  {written:>10} → {shown}")
+
+
+def run_numbers(args, base_url):
+    _, measuring = split_by_writer(load_handwriting(args.data))
+    numbers = compose_numbers(measuring, args.numbers, args.seed)
+    print(f"Drawing {len(numbers)} composed numbers of measuring writers on {base_url}/", flush=True)
+    started = time.monotonic()
+    records = replay_numbers(base_url, numbers)
+    print_numbers_report(records)
+    elapsed = time.monotonic() - started
+    print(f"\nElapsed: {elapsed:.1f} s ({elapsed / max(len(numbers), 1):.2f} s per number)")
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -309,6 +388,8 @@ def parse_args(argv=None):
     parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--json", type=Path, help="save every per-sample result here")
+    parser.add_argument("--numbers", type=int, default=0,
+                        help="draw this many composed numbers instead of single digits")
     args = parser.parse_args(argv)
     if args.limit <= 0:
         parser.error(f"--limit must be positive, got {args.limit}")
@@ -340,7 +421,10 @@ def run(args, base_url):
 def main(argv=None):
     args = parse_args(argv)
     with server_url(args.url, "bench-browser") as base_url:
-        run(args, base_url)
+        if args.numbers > 0:
+            run_numbers(args, base_url)
+        else:
+            run(args, base_url)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,13 @@ shuffled and sent in turn:
   bodies and 10 as JSON data URLs, in the three styles; they must be
   answered 200.
 - 10 numbers of 2 to 5 digits to POST /predict/number, in the three
-  styles and varied pen widths, 8 as raw image/png bodies and 2 as forms:
-  200.
+  styles and varied pen widths, 4 as raw image/png bodies, 4 as the page
+  sends them (JSON, the PNG and its pen strokes) and 2 as forms (one with
+  the strokes in its field): 200.
 - 10 blank canvases (transparent, white, black), 2 of them to
   /predict/number: 422.
 - 10 garbage bodies (random bytes, a truncated PNG, a text file in the form,
-  malformed JSON, bad base64): 400.
+  malformed JSON, bad base64, strokes that are not lists of points): 400.
 - 10 hostile drawings of thousands of marks (bench.support.hostile: noise,
   a dot grid, hatching, a zigzag, confetti, specks around a 7; the smaller
   size of each) to /predict: 200; and a dot grid to /predict/number: 422.
@@ -53,7 +54,7 @@ from PIL import Image
 
 from app.storage import Storage, sqlite_url
 from bench.support.closed_loop import parse_levels, run_level
-from bench.support.digits import DIGIT_STROKES, digit_png, number_png
+from bench.support.digits import DIGIT_STROKES, digit_png, number_png, number_strokes
 from bench.support.drawing import CANVAS_SIZE, STYLES, encode_image
 from bench.support.hostile import HOSTILE_CLASSES, HOSTILE_SIZES, dot_grid
 from bench.support.http import Request, http_request, multipart_request
@@ -96,8 +97,8 @@ def data_url(png):
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def json_request(payload_text):
-    return http_request("POST", DIGIT_PATH, payload_text.encode("utf-8"), "application/json")
+def json_request(payload_text, path=DIGIT_PATH):
+    return http_request("POST", path, payload_text.encode("utf-8"), "application/json")
 
 
 def raw_png_request(png, path=DIGIT_PATH):
@@ -120,15 +121,21 @@ def valid_requests(rng):
 
 
 def number_requests(rng):
-    """Return 10 requests carrying numbers of a few digits to /predict/number."""
+    """Return 10 requests carrying numbers of a few digits to /predict/number, some with their strokes."""
     requests = []
     for i in range(10):
         digits = "".join(str(digit) for digit in rng.integers(0, N_CLASSES, NUMBER_LENGTHS[i % len(NUMBER_LENGTHS)]))
         png = number_png(digits, STYLES[i % len(STYLES)], LINE_WIDTHS[i % len(LINE_WIDTHS)])
-        if i < 8:
+        strokes = json.dumps(number_strokes(digits)[0])
+        if i < 4:
             requests.append(Request("number", raw_png_request(png, NUMBER_PATH), OK))
+        elif i < 8:
+            payload = '{"image": "%s", "strokes": %s}' % (data_url(png), strokes)
+            requests.append(Request("number", json_request(payload, NUMBER_PATH), OK))
         else:
-            requests.append(Request("number", multipart_request(NUMBER_PATH, png), OK, fresh_boundary=True))
+            fields = {"strokes": strokes} if i == 9 else {}
+            requests.append(Request("number", multipart_request(NUMBER_PATH, png, fields=fields), OK,
+                                    fresh_boundary=True))
     return requests
 
 
@@ -149,7 +156,9 @@ def garbage_requests(rng):
     random_bytes = rng.bytes(GARBAGE_BYTES)
     png = digit_png(7)
     truncated = png[: len(png) // 2]
-    requests = [Request("garbage", raw_png_request(random_bytes), BAD_REQUEST)] * 3
+    requests = [Request("garbage", raw_png_request(random_bytes), BAD_REQUEST)] * 2
+    not_points = json.dumps({"image": data_url(png), "strokes": [[1, 2], [3, 4]]})
+    requests += [Request("garbage", json_request(not_points, NUMBER_PATH), BAD_REQUEST)]
     requests += [Request("garbage", raw_png_request(truncated), BAD_REQUEST)] * 2
     requests += [
         Request("garbage", multipart_request(DIGIT_PATH, b"not an image\n" * 20, "notes.txt", "text/plain"),

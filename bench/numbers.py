@@ -2,7 +2,9 @@
 
 Numbers of 1 to 8 digits are composed from UNIPEN digits, all by one
 writer (bench.support.compose), drawn with the page's pen in the three
-image styles and posted to /predict/number. The isolated digits of the
+image styles and posted to /predict/number twice: as the PNG alone, and as
+JSON with the PNG and the pen strokes in its pixels, as the page sends
+them. The isolated digits of the
 same writers, on the page's 280×280 canvas with pens 8 to 28 units wide,
 are posted to both /predict and /predict/number: the number reader must
 find exactly one digit in them and read it as /predict does.
@@ -12,8 +14,8 @@ find exactly one digit in them and read it as /predict does.
 
 Measuring writers are the default: segmentation was tuned on training
 writers only. `--in-process` reads the same drawings straight through
-`model.segment.find_digits` and the committed model, without a server, for
-fast iteration.
+`model.recognise.recognise_number` and the committed model, without a
+server, for fast iteration.
 """
 
 import argparse
@@ -26,14 +28,13 @@ import numpy as np
 
 import model
 from bench.realworld import percent
-from bench.support.client import PredictClient
+from bench.support.client import JSON_HEADERS, PredictClient, page_json
 from bench.support.compose import NUMBER_LENGTHS, compose_numbers, number_png
 from bench.support.drawing import STYLES, draw_png
 from bench.support.samples import DEFAULT_DATA_PATH, DEFAULT_WIDTHS
 from bench.support.server import server_url
 from model.preprocess import InputImageError, digit_field, ink_from_bytes
-from model.recognise import DEFAULT_MAX_DIGITS
-from model.segment import find_digits
+from model.recognise import recognise_number
 from model.training.handwriting import load_handwriting, split_by_writer
 
 DEFAULT_COUNT = 800
@@ -50,8 +51,6 @@ FOUR_DIGITS = 4
 """The number length the targets are stated for."""
 
 PNG_HEADERS = {"Content-Type": "image/png", "Accept": "application/json"}
-
-
 class Reading(NamedTuple):
     """What one endpoint answered for one drawing: the digits read, or the error code."""
 
@@ -68,15 +67,18 @@ class ServerReader:
     def __init__(self, client):
         self._client = client
 
-    def _post(self, path, png):
+    def _post(self, path, body, headers=PNG_HEADERS):
         try:
-            status, body = self._client.request("POST", path, png, PNG_HEADERS)
+            status, body = self._client.request("POST", path, body, headers)
         except (http.client.HTTPException, OSError, ValueError) as error:
             return None, {"error": {"code": f"transport: {error!r}"}}
         return status, body
 
-    def number(self, png):
-        status, body = self._post("/predict/number", png)
+    def number(self, png, strokes=None):
+        if strokes is None:
+            status, body = self._post("/predict/number", png)
+        else:
+            status, body = self._post("/predict/number", page_json(png, strokes), JSON_HEADERS)
         if status == 200:
             return Reading(body["number"], "")
         return Reading("", body.get("error", {}).get("code", str(status)))
@@ -89,7 +91,7 @@ class ServerReader:
 
 
 class InProcessReader:
-    """Read PNGs with find_digits and the committed model, as the server would."""
+    """Read PNGs with recognise_number and the committed model, as the server would."""
 
     def __init__(self, network):
         self._network = network
@@ -97,12 +99,13 @@ class InProcessReader:
     def _digits(self, fields):
         return "".join(str(digit) for digit in self._network.predict_proba(fields).argmax(axis=1))
 
-    def number(self, png):
+    def number(self, png, strokes=None):
         try:
-            regions = find_digits(ink_from_bytes(png), self._network.predict_proba, DEFAULT_MAX_DIGITS)
+            readings = recognise_number(png, self._network, strokes=strokes and [
+                np.asarray(stroke, dtype=np.float64) for stroke in strokes])
         except InputImageError as error:
             return Reading("", type(error).__name__)
-        return Reading(self._digits(np.stack([region.field for region in regions])), "")
+        return Reading("".join(str(int(reading.probabilities.argmax())) for reading in readings), "")
 
     def digit(self, png):
         return Reading(self._digits(digit_field(ink_from_bytes(png))[np.newaxis]), "")
@@ -112,21 +115,22 @@ class InProcessReader:
 
 
 def isolated_cases(samples, count, seed):
-    """Return (label, png) for `count` seeded isolated digits, styles and pen widths taken in turn."""
+    """Return (label, png, strokes) for `count` seeded isolated digits, styles and pen widths taken in turn."""
     rng = np.random.default_rng(seed)
     chosen = rng.permutation(len(samples))[:count]
     return [
         (str(samples[index]["label"]),
          draw_png(samples[index]["strokes"], STYLES[turn % len(STYLES)],
-                  line_width=DEFAULT_WIDTHS[turn % len(DEFAULT_WIDTHS)]))
+                  line_width=DEFAULT_WIDTHS[turn % len(DEFAULT_WIDTHS)]),
+         samples[index]["strokes"])
         for turn, index in enumerate(chosen)
     ]
 
 
-def read_all(read, pngs, workers):
-    """Return read(png) for every PNG, `workers` at a time, in order."""
+def read_all(read, *arguments, workers):
+    """Return read(*each) for every tuple of `arguments`, `workers` at a time, in order."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(read, pngs))
+        return list(pool.map(read, *arguments))
 
 
 # ---- Reporting ------------------------------------------------------------------
@@ -165,14 +169,15 @@ def print_numbers(numbers, readings):
         print(f"  {written:>10} → {read:<12} {touching}")
 
 
-def print_isolated(labels, as_digit, as_number):
-    """Print how the number reader reads isolated digits against /predict."""
+def print_isolated(labels, as_digit, as_number, with_strokes):
+    """Print how the number reader reads isolated digits against /predict, without and with strokes."""
     one = [len(reading.text) == 1 for reading in as_number]
     digit_right = [reading.text == label for label, reading in zip(labels, as_digit)]
     number_right = [reading.text == label for label, reading in zip(labels, as_number)]
     agree = [a.text == b.text for a, b in zip(as_digit, as_number)]
     print(f"\nIsolated digits ({len(labels)}, pens {DEFAULT_WIDTHS}, styles {STYLES}):")
     print(f"  read as exactly one digit by /predict/number: {share(one)}")
+    print(f"    ... with the strokes:                     {share(len(r.text) == 1 for r in with_strokes)}")
     print(f"  right through /predict:                       {share(digit_right)}")
     print(f"  right through /predict/number:                {share(number_right)}")
     print(f"  same answer from both:                        {share(agree)}")
@@ -193,7 +198,7 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     parser.add_argument("--in-process", action="store_true",
-                        help="read with find_digits and the committed model, no server")
+                        help="read with recognise_number and the committed model, no server")
     args = parser.parse_args(argv)
     for name in ("count", "isolated", "workers"):
         if getattr(args, name) < 0 or (name == "workers" and args.workers == 0):
@@ -207,11 +212,17 @@ def run(args, reader):
     numbers = compose_numbers(samples, args.count, args.seed)
     print(f"{len(numbers)} composed numbers and {args.isolated} isolated digits"
           f" by {args.writers} writers (seed {args.seed})", flush=True)
-    print_numbers(numbers, read_all(reader.number, (number_png(n) for n in numbers), args.workers))
+    pngs = [number_png(number) for number in numbers]
+    print("\n== Posted as PNG, without strokes ==")
+    print_numbers(numbers, read_all(reader.number, pngs, workers=args.workers))
+    print("\n== Posted as the page posts them: the PNG and its strokes ==")
+    print_numbers(numbers, read_all(reader.number, pngs, [n.strokes for n in numbers],
+                                    workers=args.workers))
     cases = isolated_cases(samples, args.isolated, args.seed)
-    pngs = [png for _, png in cases]
-    print_isolated([label for label, _ in cases], read_all(reader.digit, pngs, args.workers),
-                   read_all(reader.number, pngs, args.workers))
+    labels, pngs, strokes = zip(*cases) if cases else ((), (), ())
+    print_isolated(labels, read_all(reader.digit, pngs, workers=args.workers),
+                   read_all(reader.number, pngs, workers=args.workers),
+                   read_all(reader.number, pngs, strokes, workers=args.workers))
 
 
 def main(argv=None):

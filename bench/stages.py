@@ -8,8 +8,10 @@ page's image against a full canvas, a number against a digit) take turns
 in rounds, so that a slow spell of a shared machine hits both sides.
 """
 
+import base64
 import cProfile
 import io
+import json
 import pstats
 import sys
 import time
@@ -21,7 +23,7 @@ from PIL import Image
 
 from app.api import MODEL_KEY, PREVIEW_VALUES, reading_body
 from bench.page_request import image_of, templated
-from bench.support.digits import digit_png, number_png
+from bench.support.digits import DIGIT_STROKES, digit_png, number_png, number_strokes
 from bench.support.http import BOUNDARY_TEMPLATE, fresh_boundary, image_form
 from bench.support.tables import format_table
 from model.preprocess import DIGIT_FIELD_STEPS, crop_box, ink_from_bytes
@@ -310,6 +312,32 @@ def number_comparison(app, seconds, rounds):
         f"A number through the test client (raw image/png), alternating rounds; {BENCH_NUMBER!r} read as "
         f"{figures['number_read']!r}", figures, names,
     )
+    figures["with_strokes"] = _number_with_strokes_comparison(client, number, digit, seconds, rounds)
+    return figures
+
+
+def _number_with_strokes_comparison(client, number, digit, seconds, rounds):
+    """Time the number and the digit posted as the page posts them, JSON with their strokes; return the figures."""
+    def page_json(png, strokes):
+        image = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        return json.dumps({"image": image, "strokes": strokes})
+
+    bodies = {NUMBER_PATH: page_json(number, number_strokes(BENCH_NUMBER)[0]),
+              DIGIT_PATH: page_json(digit, DIGIT_STROKES[BENCH_DIGIT])}
+
+    def poster(path):
+        def post():
+            response = client.post(path, data=bodies[path], content_type="application/json")
+            assert response.status_code == 200, response.get_data(as_text=True)
+        return post
+
+    names = (f"number: {NUMBER_PATH}, {BENCH_NUMBER!r} with its strokes",
+             f"digit: {DIGIT_PATH}, a {BENCH_DIGIT} with its strokes")
+    figures = compare_in_process({names[0]: poster(NUMBER_PATH), names[1]: poster(DIGIT_PATH)}, seconds, rounds)
+    figures["number_read"] = client.post(NUMBER_PATH, data=bodies[NUMBER_PATH],
+                                          content_type="application/json").get_json()["number"]
+    print_comparison(f"The same, posted as the page posts them (JSON with the strokes); read as "
+                     f"{figures['number_read']!r}", figures, names)
     return figures
 
 

@@ -17,6 +17,7 @@ const PERCENT = 100;
 const SURE_PERCENT = 99.9; // Above this, say "over 99.9%": never "100%".
 const NOT_A_DIGIT = "?"; // How a mark that is not a digit stands in a number.
 const LABEL_ROOM = 28; // Drawing units a digit box's label needs above or below it.
+const LABEL_GAP_PX = 2; // Labels of neighbouring boxes keep at least this far apart.
 
 export const NOT_A_DIGIT_MESSAGE = "That doesn't look like a digit. Write a digit, 0 to 9, or a number.";
 
@@ -102,6 +103,52 @@ function markCertainty(mark) {
   }
   const sure = formatPercent(mark.confidence);
   return mark.confident ? sure + " sure" : "not sure: " + sure;
+}
+
+// The same in as few characters as can say it, for a label with no room: "98%", "62%?", "?".
+function shortCertainty(mark) {
+  if (!mark.isDigit) {
+    return NOT_A_DIGIT;
+  }
+  const percent = mark.confidence * PERCENT > SURE_PERCENT ? ">" + SURE_PERCENT + "%" : formatPercent(mark.confidence);
+  return mark.confident ? percent : percent + "?";
+}
+
+function intersects(a, b) {
+  return a.left < b.right + LABEL_GAP_PX && b.left < a.right + LABEL_GAP_PX
+    && a.top < b.bottom + LABEL_GAP_PX && b.top < a.bottom + LABEL_GAP_PX;
+}
+
+// Place each label, left to right, where it overlaps none placed before:
+// above its box, else below (or inside), else in its short form, else hidden.
+// The full words stay in the label's title and in the digit's button.
+function separateLabels(outlines, marks) {
+  const placed = [];
+  const fits = function (label) {
+    const box = label.getBoundingClientRect();
+    return !placed.some(function (other) { return intersects(box, other); });
+  };
+  outlines.forEach(function (outline, index) {
+    const label = outline.firstChild;
+    const side = outline.classList.contains("label-below") || outline.classList.contains("label-inside")
+      ? null : "label-below";
+    const tries = [function () {}, function () {
+      if (side !== null) { outline.classList.add(side); }
+    }, function () {
+      label.textContent = shortCertainty(marks[index]);
+    }, function () {
+      if (side !== null) { outline.classList.remove(side); }
+    }];
+    const placedWell = tries.some(function (change) {
+      change();
+      return fits(label);
+    });
+    if (placedWell) {
+      placed.push(label.getBoundingClientRect());
+    } else {
+      label.hidden = true;
+    }
+  });
 }
 
 // The sentence the status line says about an answer, and whether the page
@@ -229,7 +276,8 @@ export class AnswerView {
   }
 
   // Show a /predict/number answer to the upload cut at `crop`.
-  // Return {answer, confident} for the history: answer is "" for one mark that is not a digit.
+  // Return {answer, confident, marks} for the history: answer is "" for one
+  // mark that is not a digit; marks are {text, unsure} as #number shows them.
   show(body, crop) {
     const previous = this.marks.length;
     const marks = body.digits.map(function (entry) { return markFrom(entry, crop); });
@@ -257,7 +305,11 @@ export class AnswerView {
     this.drawBoxes();
     const sentence = describe(marks);
     this.setStatus(sentence.text, sentence.kind);
-    return { answer: notDigit ? "" : marks.map(markText).join(""), confident: confident };
+    return {
+      answer: notDigit ? "" : marks.map(markText).join(""),
+      confident: confident,
+      marks: marks.map(function (mark) { return { text: markText(mark), unsure: !mark.confident }; }),
+    };
   }
 
   // A digit of a number as a button: hovering, focusing or pressing it shows its details.
@@ -323,7 +375,7 @@ export class AnswerView {
   drawBoxes() {
     const surfaceWidth = this.drawing.width;
     const boxes = this.marks.length > 1 ? this.marks : [];
-    this.boxLayer.replaceChildren.apply(this.boxLayer, boxes.map(function (mark, index) {
+    const outlines = boxes.map(function (mark, index) {
       const outline = document.createElement("div");
       outline.className = "digit-outline";
       outline.classList.toggle("is-selected", index === this.selected);
@@ -340,8 +392,11 @@ export class AnswerView {
       const label = document.createElement("span");
       label.className = "digit-outline-label";
       label.textContent = markCertainty(mark);
+      label.title = markCertainty(mark);
       outline.appendChild(label);
       return outline;
-    }, this));
+    }, this);
+    this.boxLayer.replaceChildren.apply(this.boxLayer, outlines);
+    separateLabels(outlines, boxes);
   }
 }

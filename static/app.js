@@ -5,15 +5,15 @@
  * This module takes the pen (Pointer Events, so mouse, touch and pen alike)
  * and the keyboard, and talks to the server; surface.js keeps the strokes
  * and draws them, answer.js shows the answer, history.js keeps the recent
- * drawings. The drawing is posted as a raw image/png body, cropped to the
- * ink, while the pen moves (at most once per PREDICT_INTERVAL_MS) and when
+ * drawings. The drawing is posted as JSON, a PNG cropped to the ink and
+ * the strokes in its pixels (which ink belongs together), while the pen moves (at most once per PREDICT_INTERVAL_MS) and when
  * it is lifted; an answer older than one already shown, or to a drawing
  * since cleared, is never shown. The pen width is the canvas's
  * data-stroke-width, set by the server.
  */
 
 import { AnswerView, isNumberAnswer } from "./answer.js";
-import { CorrectionOffer, strokesInPixels } from "./correct.js";
+import { CorrectionOffer } from "./correct.js";
 import { History } from "./history.js";
 import { Drawing, pointInUnits } from "./surface.js";
 
@@ -246,15 +246,11 @@ async function requestPrediction() {
   state.lastRequestAt = performance.now();
   updateActivity();
   try {
-    const strokes = strokesInPixels(drawing, drawing.crop());
-    const upload = await drawing.toPng(uploadCanvas, new Error(MESSAGES.encode));
-    if (!isNewest(sequence)) {
-      return;
-    }
+    const upload = drawing.toUpload(uploadCanvas, new Error(MESSAGES.encode));
     const response = await fetch(predictUrl, {
       method: "POST",
-      body: upload.blob,
-      headers: { "Content-Type": "image/png", Accept: "application/json" },
+      body: upload.body,
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
       signal: controller.signal,
     });
     const body = await readJson(response);
@@ -264,8 +260,8 @@ async function requestPrediction() {
     state.lastShown = sequence;
     if (response.ok && isNumberAnswer(body)) {
       const shown = answer.show(body, upload.crop);
-      history.record(shown.answer, shown.confident);
-      correction.offer(body, upload.blob, strokes);
+      history.record(shown.answer, shown.confident, shown.marks);
+      correction.offer(body, upload.image, upload.strokes);
     } else {
       answer.showMessage(errorMessage(response, body), true);
     }

@@ -2,8 +2,8 @@
  * "Not right?": after an answer, the person may give the right digits (or
  * say it is not a digit) and send them, with the drawing, to POST /corrections.
  *
- * app.js offers each answer it shows, with the PNG it sent and the strokes
- * of that PNG; this module shows the control under the answer, opens a small
+ * app.js offers each answer it shows, with the PNG data URL it sent and the
+ * strokes of that PNG (surface.js's toUpload makes both); this module shows the control under the answer, opens a small
  * form, says what is kept before anything is sent, and thanks the person
  * after. The control lives in the answer's panel, never over the drawing,
  * and keys typed in the form stay in the form (Escape closes it instead of
@@ -20,18 +20,7 @@ const MESSAGES = {
 };
 
 const CREATED = 201;
-const STROKE_DECIMALS = 10; // Points are sent to 0.1 pixel.
 const NOT_A_DIGIT = "?";
-
-// The page's strokes in pixels of the PNG cut at `crop`: [[[x, y], ...], ...].
-export function strokesInPixels(drawing, crop) {
-  return drawing.strokes.map(function (stroke) {
-    return stroke.map(function (point) {
-      return [Math.round((point.x - crop.x) * STROKE_DECIMALS) / STROKE_DECIMALS,
-        Math.round((point.y - crop.y) * STROKE_DECIMALS) / STROKE_DECIMALS];
-    });
-  });
-}
 
 // The number a /predict/number answer read, "?" for a mark that is not a digit.
 function answerText(body) {
@@ -40,19 +29,10 @@ function answerText(body) {
   }).join("");
 }
 
-function dataUrlOf(blob) {
-  return new Promise(function (resolve, reject) {
-    const reader = new FileReader();
-    reader.addEventListener("load", function () { resolve(reader.result); });
-    reader.addEventListener("error", function () { reject(reader.error); });
-    reader.readAsDataURL(blob);
-  });
-}
-
 export class CorrectionOffer {
   constructor() {
     this.root = document.getElementById("correction");
-    this.offered = null; // {blob, strokes, answer, model} of the answer shown.
+    this.offered = null; // {image, strokes, answer, model} of the answer shown.
     this.sending = false;
     if (this.root === null) {
       return;
@@ -74,12 +54,12 @@ export class CorrectionOffer {
       { attributes: true, attributeFilter: ["class"] });
   }
 
-  // Offer to correct the /predict/number answer `body` to the PNG `blob` with `strokes`.
-  offer(body, blob, strokes) {
+  // Offer to correct the /predict/number answer `body` to the PNG data URL `image` with `strokes`.
+  offer(body, image, strokes) {
     if (this.root === null || typeof body.model !== "string") {
       return;
     }
-    this.offered = { blob: blob, strokes: strokes, answer: answerText(body), model: body.model };
+    this.offered = { image: image, strokes: strokes, answer: answerText(body), model: body.model };
     if (!this.sending) {
       this.reset();
       this.root.hidden = false;
@@ -162,7 +142,7 @@ export class CorrectionOffer {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
         body: JSON.stringify({
-          image: await dataUrlOf(offered.blob),
+          image: offered.image,
           strokes: offered.strokes,
           answer: offered.answer,
           model: offered.model,

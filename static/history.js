@@ -1,7 +1,9 @@
 /*
  * The page's short history: each drawing and its latest answer, newest
  * first, with a thumbnail drawn from the same strokes. It lives only in the
- * page and is gone when the page is left.
+ * page and is gone when the page is left. A number is written as the answer
+ * writes it: "?" for a mark that is not a digit, and the digits the network
+ * is unsure of in the warning colour; nothing is added to the text.
  */
 
 const HISTORY_LENGTH = 8;
@@ -26,8 +28,9 @@ export class History {
 
   // Show the current drawing and its answer first, adding an item for a new
   // drawing (dropping the oldest past HISTORY_LENGTH) or updating its own.
-  // `answer` is the number read, "" when the drawing is not a digit.
-  record(answer, confident) {
+  // `answer` is the number read, "" when the drawing is not a digit; `marks`
+  // are its marks as the answer shows them, {text, unsure}.
+  record(answer, confident, marks) {
     let entry = this.current;
     if (entry === null || !entry.isConnected) {
       entry = document.createElement("li");
@@ -55,8 +58,18 @@ export class History {
       image.alt = confident ? "A drawing read as " + answer
         : "A drawing the network was not sure about: perhaps " + answer;
     }
-    entry.querySelector(".history-answer").textContent = answer === ""
-      ? "not a digit" : answer + (confident ? "" : "?");
+    const text = entry.querySelector(".history-answer");
+    if (answer === "") {
+      text.textContent = "not a digit";
+    } else {
+      text.replaceChildren.apply(text, marks.map(function (mark) {
+        const span = document.createElement("span");
+        span.className = "history-mark";
+        span.classList.toggle("is-unsure", mark.unsure);
+        span.textContent = mark.text;
+        return span;
+      }));
+    }
     entry.dataset.answer = answer;
     entry.classList.toggle("is-unsure", !confident);
     this.updateControls();

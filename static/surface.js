@@ -8,10 +8,22 @@
  * screen canvas (redrawn after Undo or when its size changes), the upload
  * (one pixel a unit, cropped to the ink) and the history's thumbnails. Ink
  * is black on a transparent canvas: the ink is in the alpha channel and the
- * server detects the polarity.
+ * server detects the polarity. The upload carries the strokes too, in its
+ * own pixels, so that the server knows where the pen was lifted.
  */
 
 export const SURFACE_HEIGHT = 280;
+
+// The server's default MAX_STROKES and MAX_STROKE_POINTS: past them the
+// upload is sent without its strokes, and the server reads the pixels alone.
+const MAX_STROKES = 200;
+const MAX_STROKE_POINTS = 20000;
+// Stroke points are sent to a tenth of a pixel: finer says nothing more.
+const POINT_PRECISION = 10;
+
+function rounded(value) {
+  return Math.round(value * POINT_PRECISION) / POINT_PRECISION;
+}
 
 const INK_COLOUR = "#000";
 
@@ -161,22 +173,40 @@ export class Drawing {
     this.drawAll(context);
   }
 
-  // Resolve to {blob, crop}: the inked part of the drawing as a PNG on
-  // `canvas`, one pixel a unit; reject with `encodeError` if the browser cannot.
-  toPng(canvas, encodeError) {
+  // The strokes in pixels of the upload cut at `crop` (one pixel a unit):
+  // [[[x, y], ...], ...] in drawing order, or null past the server's limits.
+  strokesInPixels(crop) {
+    const points = this.strokes.reduce(function (sum, stroke) { return sum + stroke.length; }, 0);
+    if (this.strokes.length > MAX_STROKES || points > MAX_STROKE_POINTS) {
+      return null;
+    }
+    return this.strokes.map(function (stroke) {
+      return stroke.map(function (point) {
+        return [rounded(point.x - crop.x), rounded(point.y - crop.y)];
+      });
+    });
+  }
+
+  // Return {body, crop, image, strokes}: the JSON for the server, {"image":
+  // a PNG data URL of the inked part of the drawing on `canvas`, one pixel a
+  // unit, "strokes": its strokes in that PNG's pixels}, and those two apart
+  // (strokes null when over the limits). Throw `encodeError` if the browser
+  // cannot encode the PNG.
+  toUpload(canvas, encodeError) {
     const crop = this.crop();
     canvas.width = crop.width;
     canvas.height = crop.height;
     this.drawCrop(canvas.getContext("2d"), crop, 1);
-    return new Promise(function (resolve, reject) {
-      canvas.toBlob(function (blob) {
-        if (blob === null) {
-          reject(encodeError);
-        } else {
-          resolve({ blob: blob, crop: crop });
-        }
-      }, "image/png");
-    });
+    const image = canvas.toDataURL("image/png");
+    if (!image.startsWith("data:image/png")) {
+      throw encodeError;
+    }
+    const upload = { image: image };
+    const strokes = this.strokesInPixels(crop);
+    if (strokes !== null) {
+      upload.strokes = strokes;
+    }
+    return { body: JSON.stringify(upload), crop: crop, image: image, strokes: strokes };
   }
 
   // Draw the ink on `canvas`, `height` pixels high and at most `maxAspect`

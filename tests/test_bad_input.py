@@ -521,6 +521,71 @@ def test_a_form_without_a_boundary_is_refused(client, endpoint):
     assert_error(client.post(endpoint, data=body, content_type="multipart/form-data"), 400, "invalid_form")
 
 
+# Pen strokes (the JSON key and the form field "strokes")
+
+BAD_STROKES = {
+    "text": "1,2 3,4", "object": {"points": []}, "flat": [1, 2], "points_not_in_strokes": [[1, 2]],
+    "short_point": [[[1]]], "long_point": [[[1, 2, 3]]], "string_coordinate": [[["1", 2]]],
+    "boolean_coordinate": [[[False, 2]]], "null_coordinate": [[[None, 2]]], "empty_stroke": [[]],
+    "huge_integer": [[[10**400, 2]]],
+}
+
+
+def json_with_strokes(strokes_json):
+    image = base64.b64encode(encode_image(dark_on_light())).decode()
+    return ('{"image": "data:image/png;base64,%s", "strokes": %s}' % (image, strokes_json)).encode()
+
+
+@pytest.mark.parametrize("strokes", BAD_STROKES.values(), ids=BAD_STROKES.keys())
+def test_strokes_that_are_not_lists_of_points_are_refused(client, endpoint, strokes):
+    body = json_with_strokes(json.dumps(strokes))
+    assert_error(post_raw(client, endpoint, body, "application/json"), 400, "invalid_strokes", "[x, y]")
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_coordinates_that_are_not_finite_are_refused(client, endpoint, number):
+    body = json_with_strokes("[[[%s, 2]]]" % number)
+    assert_error(post_raw(client, endpoint, body, "application/json"), 400, "invalid_strokes")
+
+
+@pytest.mark.parametrize(("strokes_json", "limit"), [
+    ("[" + ",".join(["[[1, 2]]"] * 201) + "]", "MAX_STROKES"),
+    ("[[" + ",".join(["[1, 2]"] * 20_001) + "]]", "MAX_STROKE_POINTS"),
+], ids=["strokes", "points"])
+def test_too_many_strokes_or_points_are_refused_naming_the_limit(client, endpoint, strokes_json, limit):
+    body = json_with_strokes(strokes_json)
+    assert_error(post_raw(client, endpoint, body, "application/json"), 422, "too_many_strokes", limit)
+
+
+def test_strokes_deep_in_nested_lists_are_refused(client, endpoint):
+    body = json_with_strokes("[" * 50 + "]" * 50)
+    assert_error(post_raw(client, endpoint, body, "application/json"), 400, "invalid_strokes")
+
+
+def test_null_strokes_are_no_strokes(client, endpoint):
+    assert_prediction(post_raw(client, endpoint, json_with_strokes("null"), "application/json"), 1)
+
+
+def test_strokes_far_outside_the_image_are_clipped(client, endpoint):
+    body = json_with_strokes("[[[-1e300, -5], [1e300, 1e9]]]")
+    assert_prediction(post_raw(client, endpoint, body, "application/json"), 1)
+
+
+@pytest.mark.parametrize("text", ["", "[[[1, 2]", "not json", "[" * 100_000])
+def test_a_strokes_form_field_that_is_not_json_of_strokes_is_refused(client, endpoint, text):
+    body = multipart_body([(b"image", b"digit.png", b"image/png", encode_image(dark_on_light()))])
+    body = body.replace(b"--BOUNDARY--", b"--BOUNDARY\r\nContent-Disposition: form-data; name=\"strokes\""
+                        b"\r\n\r\n" + text.encode() + b"\r\n--BOUNDARY--")
+    assert_error(post_form(client, endpoint, body), 400, "invalid_strokes")
+
+
+def test_two_strokes_form_fields_are_refused(client, endpoint):
+    body = multipart_body([(b"image", b"digit.png", b"image/png", encode_image(dark_on_light()))])
+    field = b"--BOUNDARY\r\nContent-Disposition: form-data; name=\"strokes\"\r\n\r\n[]\r\n"
+    body = body.replace(b"--BOUNDARY--", field + field + b"--BOUNDARY--")
+    assert_error(post_form(client, endpoint, body), 400, "invalid_strokes", "send one")
+
+
 # Methods
 
 

@@ -1,5 +1,6 @@
 """A small HTTP client for the image endpoints: keep-alive connections, one per thread, JSON answers."""
 
+import base64
 import http.client
 import json
 import threading
@@ -85,3 +86,13 @@ class PredictClient:
 
     def __exit__(self, *exc_info):
         self.close()
+
+
+JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+"""Headers of a JSON request, as the page sends it."""
+
+
+def page_json(png, strokes):
+    """Return the JSON body the page sends: the PNG as a data URL and its strokes."""
+    image = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    return json.dumps({"image": image, "strokes": strokes}).encode()

@@ -76,7 +76,7 @@ NUMBER_GAP = 40
 
 
 def number_strokes(digits):
-    """Return the strokes of `digits` (e.g. "4271") written left to right, and the surface's width.
+    """Return (strokes, (width, height)) of `digits` (e.g. "4271") written left to right, one unit a pixel.
 
     Each digit is DIGIT_STROKES's drawing, moved so that its points start
     NUMBER_GAP units after the previous digit's; the surface has a margin
@@ -89,10 +89,10 @@ def number_strokes(digits):
         shift = np.array([left - xs.min(), 0.0])
         strokes += [(stroke + shift).tolist() for stroke in drawing]
         left += xs.max() - xs.min() + NUMBER_GAP
-    return strokes, math.ceil(left)
+    return strokes, (math.ceil(left), CANVAS_HEIGHT)
 
 
 def number_png(digits, style="transparent", line_width=PEN_WIDTH):
     """Return a PNG of `digits` (e.g. "4271") drawn as `number_strokes` places them, 280 units high."""
-    strokes, width = number_strokes(digits)
-    return draw_png(strokes, style, line_width=line_width, size=(width, CANVAS_HEIGHT))
+    strokes, size = number_strokes(digits)
+    return draw_png(strokes, style, line_width=line_width, size=size)

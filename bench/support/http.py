@@ -51,27 +51,35 @@ def http_request(method, path, body=b"", content_type=None, host="127.0.0.1", he
 
 
 def multipart_body(parts, boundary=b"BOUNDARY"):
-    """Return a multipart/form-data body of (name, file name, content type, data) parts, each bytes."""
+    """Return a multipart/form-data body of (name, file name, content type, data) parts, each bytes.
+
+    A part whose file name is None is a text field: no file name, no content type.
+    """
     body = b""
     for name, filename, content_type, data in parts:
-        body += (b"--" + boundary + b'\r\nContent-Disposition: form-data; name="' + name
-                 + b'"; filename="' + filename + b'"\r\nContent-Type: ' + content_type
-                 + b"\r\n\r\n" + data + b"\r\n")
+        head = b"--" + boundary + b'\r\nContent-Disposition: form-data; name="' + name + b'"'
+        if filename is not None:
+            head += b'; filename="' + filename + b'"\r\nContent-Type: ' + content_type
+        body += head + b"\r\n\r\n" + data + b"\r\n"
     return body + b"--" + boundary + b"--\r\n"
 
 
-def image_form(data, filename="digit.png", mimetype="image/png"):
+def image_form(data, filename="digit.png", mimetype="image/png", fields=None):
     """Return (body, content type) of a form with `data` as the file field "image", as the page's FormData.
 
-    The boundary is BOUNDARY_TEMPLATE: replace it with `fresh_boundary()` before sending.
+    `fields` maps the names of other (text) fields to their values, sent
+    before the file. The boundary is BOUNDARY_TEMPLATE: replace it with
+    `fresh_boundary()` before sending.
     """
-    body = multipart_body([(IMAGE_FIELD.encode(), filename.encode(), mimetype.encode(), data)], BOUNDARY_TEMPLATE)
+    texts = [(name.encode(), None, None, value.encode()) for name, value in (fields or {}).items()]
+    image = (IMAGE_FIELD.encode(), filename.encode(), mimetype.encode(), data)
+    body = multipart_body([*texts, image], BOUNDARY_TEMPLATE)
     return body, f"multipart/form-data; boundary={BOUNDARY_TEMPLATE.decode('latin-1')}"
 
 
-def multipart_request(path, data, filename="digit.png", mimetype="image/png"):
-    """Return the bytes of a form POST of `data`, its boundary still BOUNDARY_TEMPLATE."""
-    return http_request("POST", path, *image_form(data, filename, mimetype))
+def multipart_request(path, data, filename="digit.png", mimetype="image/png", fields=None):
+    """Return the bytes of a form POST of `data` (and text `fields`), its boundary still BOUNDARY_TEMPLATE."""
+    return http_request("POST", path, *image_form(data, filename, mimetype, fields))
 
 
 _boundaries = itertools.count(int.from_bytes(os.urandom(6), "big"))

@@ -113,6 +113,43 @@ SQUEEZED_TEXTS = """([minEms, minText]) => {
 }"""
 
 
+LABEL_OVERLAPS = """([tolerance]) => {
+    // Pairs of visible certainty labels of the digit boxes whose boxes intersect.
+    const labels = [...document.querySelectorAll("#digit-boxes .digit-outline-label")]
+        .filter(label => label.getBoundingClientRect().width > 0);
+    const overlaps = [];
+    for (let i = 0; i < labels.length; i += 1) {
+        const a = labels[i].getBoundingClientRect();
+        for (let j = i + 1; j < labels.length; j += 1) {
+            const b = labels[j].getBoundingClientRect();
+            const width = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+            const height = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+            if (width > tolerance && height > tolerance) {
+                overlaps.push(JSON.stringify(labels[i].textContent) + " overlaps "
+                    + JSON.stringify(labels[j].textContent));
+            }
+        }
+    }
+    return overlaps;
+}"""
+
+NUMBER_ROUTE = "**/predict/number?*"
+
+CLOSE_MARKS = 3
+"""A number of this many digits, each 40 units wide, 10 apart: its labels would overlap side by side."""
+
+
+def close_number_answer():
+    """Return a /predict/number answer of three sure digits whose boxes stand close together."""
+    digits = []
+    for index in range(CLOSE_MARKS):
+        probabilities = [0.0] * 10
+        probabilities[index + 1] = 0.9999
+        digits.append({"digit": index + 1, "confidence": 0.9999, "confident": True, "is_digit": True,
+                       "probabilities": probabilities, "box": [20 + 50 * index, 40, 40, 180]})
+    return {"number": "123", "confident": True, "digits": digits, "model": "fake"}
+
+
 def sideways_overflow(page):
     """Return how many CSS pixels the page is wider than the viewport (0 when it fits)."""
     return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
@@ -148,8 +185,10 @@ def test_the_page_fits_its_screen(new_page, name, width, scheme):
         "sideways scrolling (px)": sideways_overflow(page),
         "overlapping blocks": page.evaluate(SIBLING_OVERLAPS, [OVERLAP_TOLERANCE_PX]),
         "squeezed texts": page.evaluate(SQUEEZED_TEXTS, [MIN_LINE_EMS, MIN_SQUEEZE_TEXT]),
+        "overlapping labels": page.evaluate(LABEL_OVERLAPS, [OVERLAP_TOLERANCE_PX]),
     }
-    assert problems == {"sideways scrolling (px)": 0, "overlapping blocks": [], "squeezed texts": []}
+    assert problems == {"sideways scrolling (px)": 0, "overlapping blocks": [], "squeezed texts": [],
+                        "overlapping labels": []}
     image_rights = page.locator("img").evaluate_all(
         "images => images.map(image => image.getBoundingClientRect().right)")
     assert max(image_rights, default=0) <= VIEWPORTS[width]["width"], "a picture runs off the screen"
@@ -163,3 +202,21 @@ def test_on_a_phone_the_answer_is_on_screen_right_after_drawing(new_page):
     assert page.evaluate("window.scrollY") == 0
     assert box["y"] >= 0
     assert box["y"] + box["height"] <= PHONE_VIEWPORT["height"], "the answer is below the fold"
+
+
+@pytest.mark.parametrize("width", VIEWPORTS)
+def test_the_certainty_labels_of_close_digits_never_overlap(new_page, width):
+    page = new_page(viewport=VIEWPORTS[width])
+    page.route(NUMBER_ROUTE, lambda route: route.fulfill(json=close_number_answer()))
+    draw_stroke(page, FORTY_TWO[1])
+    assert wait_for_number(page) == "123"
+    settle(page)
+
+    labels = page.locator("#digit-boxes .digit-outline-label")
+    assert labels.count() == CLOSE_MARKS
+    assert page.evaluate(LABEL_OVERLAPS, [OVERLAP_TOLERANCE_PX]) == []
+    shown = [text for text, visible in zip(labels.all_text_contents(),
+                                           [labels.nth(i).is_visible() for i in range(CLOSE_MARKS)]) if visible]
+    assert len(shown) >= 2, f"the labels say what they can: {shown}"
+    titles = labels.evaluate_all("labels => labels.map(label => label.title)")
+    assert titles == ["over 99.9% sure"] * CLOSE_MARKS, "the full words stay with every label"

@@ -1,7 +1,7 @@
 """Numbers and non-digits on the drawing page, and what the page uploads.
 
-The page posts its drawing to POST /predict/number as a raw image/png body,
-cropped to the ink, and shows the number read with a box around each digit
+The page posts its drawing to POST /predict/number as JSON: a PNG cropped
+to the ink, as a data URL, and the pen strokes in that PNG's pixels; it shows the number read with a box around each digit
 on the drawing. Tests of what the real server reads draw on the real page;
 tests of how the page shows an answer it could get (several digits, a mark
 that is not a digit, a certainty near 1) give it that answer through
@@ -10,10 +10,12 @@ page.route, shaped as the API's contract says.
 
 import base64
 import io
+import json
 
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage
 
 from bench.support.digits import DIGIT_STROKES
 from bench.support.drawing import encode_image
@@ -119,22 +121,28 @@ def test_a_letter_is_said_not_to_be_a_digit_in_words(page):
     assert number_text(page) == ""
 
 
-def test_the_page_posts_the_inked_part_of_the_drawing_as_a_png_body(page):
+def last_upload(page, strokes):
+    """Draw `strokes` and return (url, headers, JSON body) of the last request the page sent."""
     uploads = []
 
     def record(route):
-        # Read in the route: a finished request's post_data_buffer leaves out a Blob body.
         uploads.append((route.request.url, route.request.headers, route.request.post_data_buffer))
         route.continue_()
 
     page.route(PREDICT_ROUTE, record)
-    draw(page, SEVEN)
-    wait_for_prediction(page)
-
+    draw(page, strokes)
+    wait_for_answer(page)
     url, headers, body = uploads[-1]
-    assert headers["content-type"] == "image/png"
+    return url, headers, json.loads(body)
+
+
+def test_the_page_posts_the_inked_part_of_the_drawing_as_a_png(page):
+    url, headers, body = last_upload(page, SEVEN)
+    assert headers["content-type"] == "application/json"
     assert "preview=1" in url
-    image = Image.open(io.BytesIO(body))
+    prefix = "data:image/png;base64,"
+    assert body["image"].startswith(prefix)
+    image = Image.open(io.BytesIO(base64.b64decode(body["image"][len(prefix):])))
     assert image.format == "PNG"
     pen = stroke_width(page)
     xs, ys = zip(*SEVEN[0])
@@ -145,6 +153,36 @@ def test_the_page_posts_the_inked_part_of_the_drawing_as_a_png_body(page):
     rows, columns = np.nonzero(alpha)
     margins = [columns.min(), rows.min(), image.width - 1 - columns.max(), image.height - 1 - rows.max()]
     assert min(margins) >= pen - 1, f"a margin of at least one pen width, got {margins}"
+
+
+def test_the_page_posts_its_strokes_in_pixels_of_the_png(page):
+    _, _, body = last_upload(page, FOUR)
+    prefix = "data:image/png;base64,"
+    image = Image.open(io.BytesIO(base64.b64decode(body["image"][len(prefix):])))
+    strokes = body["strokes"]
+    assert [len(stroke) >= 2 for stroke in strokes] == [True, True], "two strokes, in drawing order"
+    alpha = np.asarray(image.getchannel("A"))
+    for stroke in strokes:
+        for x, y in stroke:
+            assert 0 <= x < image.width and 0 <= y < image.height
+            assert alpha[int(y), int(x)] > 0, f"the point ({x}, {y}) lies on the ink"
+    first = np.array(strokes[0])
+    units = np.array(FOUR[0][-1]) - np.array(FOUR[0][0])
+    path = first[-1] - first[0]
+    assert np.allclose(path / np.linalg.norm(path), units / np.linalg.norm(units), atol=0.05), \
+        "the first stroke runs the way it was drawn"
+
+
+def test_two_touching_digits_drawn_on_the_page_are_read_apart(page):
+    two = [[(40, 95), (60, 62), (95, 60), (115, 90), (100, 140), (40, 218), (125, 218)]]
+    three = [[(120, 80), (150, 60), (185, 75), (180, 120), (145, 138), (190, 160), (190, 200),
+              (155, 220), (120, 205)]]
+    _, _, body = last_upload(page, two + three)
+    image = Image.open(io.BytesIO(base64.b64decode(body["image"].split(",", 1)[1])))
+    ink = np.asarray(image.getchannel("A")) > 127
+    assert ndimage.label(ink, structure=np.ones((3, 3)))[1] == 1, "the two digits' inks touch"
+    assert len(body["strokes"]) == 2
+    assert wait_for_number(page) == "23"
 
 
 def test_a_number_shows_each_digit_and_a_box_around_it_with_its_certainty(page):

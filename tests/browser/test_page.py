@@ -429,7 +429,8 @@ def test_the_history_keeps_the_last_eight_drawings_and_can_be_erased(page):
     unsure = page.locator("#history > li.is-unsure")
     assert unsure.count() == 1
     assert "not sure" in unsure.locator("img").get_attribute("alt")
-    assert unsure.text_content().strip() == f"{unsure.get_attribute('data-answer')}?"
+    assert unsure.text_content().strip() == unsure.get_attribute("data-answer"), "nothing added to the answer"
+    assert unsure.locator(".history-mark.is-unsure").count() == 1, "the unsure digit is marked as the answer marks it"
 
     erase = page.get_by_role("button", name="Erase history")
     erase.focus()
