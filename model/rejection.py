@@ -20,8 +20,7 @@ in the digit network's own model file beside ``W0``, ``b0``, ...
 import json
 
 import numpy as np
-from scipy.special import expit
-
+from model import layers
 from model.constants import DTYPE
 
 FORMAT_VERSION = 1
@@ -80,13 +79,7 @@ class NotDigitHead:
         rng        : np.random.Generator
         """
         sizes = (int(n_features), *(int(size) for size in hidden), 1)
-        if min(sizes) < 1:
-            raise ValueError(f"layer sizes must be positive, got {sizes}")
-        weights, biases = [], []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-            bound = np.sqrt(2.0 / (fan_in + fan_out))
-            weights.append(rng.uniform(-bound, bound, size=(fan_in, fan_out)).astype(DTYPE))
-            biases.append(np.zeros(fan_out, dtype=DTYPE))
+        weights, biases = layers.initialise(sizes, rng, DTYPE)
         return cls(input_layers, weights, biases, threshold=0.5)
 
     @property
@@ -131,12 +124,7 @@ class NotDigitHead:
         F : ndarray of shape (n_samples, layer_sizes[0]), float32
         Returns a list of ndarrays; the last, of shape (n_samples, 1), is the score.
         """
-        outputs = [F]
-        for W, b in zip(self.weights, self.biases):
-            Z = outputs[-1] @ W
-            Z += b
-            outputs.append(expit(Z, out=Z))
-        return outputs
+        return layers.forward(F, self.weights, self.biases, layers.LOGISTIC)
 
     def score(self, activations):
         """Return the probability that each drawing is not a digit, shape (n_samples,), float32.
@@ -161,9 +149,7 @@ class NotDigitHead:
         Returns (loss, weight_gradients, bias_gradients), the gradient lists
         shaped like `weights` and `biases`.
 
-        A logistic output with cross-entropy has the simple output delta
-        s - t; each hidden layer multiplies the back-propagated delta by the
-        logistic's derivative a * (1 - a), computed from its output.
+        A logistic output with cross-entropy has the simple output delta s - t.
         """
         outputs = self.forward_features(F)
         scores = outputs[-1][:, 0]
@@ -172,14 +158,7 @@ class NotDigitHead:
         weights = (sample_weights / sample_weights.sum()).astype(DTYPE)
         loss = float(-(weights * np.log(np.clip(picked, eps, 1.0))).sum())
         delta = ((scores - targets) * weights)[:, None].astype(DTYPE)
-        weight_gradients = [None] * len(self.weights)
-        bias_gradients = [None] * len(self.biases)
-        for i in range(len(self.weights) - 1, -1, -1):
-            weight_gradients[i] = outputs[i].T @ delta
-            bias_gradients[i] = delta.sum(axis=0)
-            if i > 0:
-                a = outputs[i]
-                delta = (delta @ self.weights[i].T) * a * (1 - a)
+        weight_gradients, bias_gradients = layers.backward(outputs, self.weights, delta)
         return loss, weight_gradients, bias_gradients
 
     def is_finite(self):
@@ -274,25 +253,8 @@ class NotDigitHead:
     @staticmethod
     def _read_layers(arrays):
         """Return (weights, biases) read from not_digit_W0, not_digit_b0, ... until the first gap."""
-        weights, biases = [], []
-        i = 0
-        while _weight_key(i) in arrays:
-            W = np.asarray(arrays[_weight_key(i)])
-            if _bias_key(i) not in arrays:
-                raise RejectionArraysError(f"missing array {_bias_key(i)!r} for {_weight_key(i)!r}")
-            b = np.asarray(arrays[_bias_key(i)])
-            fan_in = weights[-1].shape[1] if weights else None
-            if W.ndim != 2 or min(W.shape) < 1 or (fan_in is not None and W.shape[0] != fan_in):
-                wanted = "(n_features, fan_out)" if fan_in is None else f"({fan_in}, fan_out)"
-                raise RejectionArraysError(f"array {_weight_key(i)!r} has shape {W.shape}, expected {wanted}")
-            if b.shape != (W.shape[1],):
-                raise RejectionArraysError(f"array {_bias_key(i)!r} has shape {b.shape}, expected ({W.shape[1]},)")
-            for key, array in ((_weight_key(i), W), (_bias_key(i), b)):
-                if array.dtype != DTYPE:
-                    raise RejectionArraysError(f"array {key!r} has dtype {array.dtype}, expected float32")
-                if not np.isfinite(array).all():
-                    raise RejectionArraysError(f"array {key!r} contains NaN or infinite values")
-            weights.append(W)
-            biases.append(b)
-            i += 1
+        try:
+            weights, biases = layers.read_layers(arrays, _weight_key, _bias_key)
+        except layers.LayerArraysError as error:
+            raise RejectionArraysError(str(error)) from None
         return weights, biases

@@ -141,7 +141,7 @@ def spoil(arrays, key, value):
         ("not_digit_b1", None, "missing array 'not_digit_b1'"),
         ("not_digit_W1", np.zeros((9, 1), np.float32), "has shape (9, 1), expected (8, fan_out)"),
         ("not_digit_b0", np.zeros(7, np.float32), "has shape (7,), expected (8,)"),
-        ("not_digit_W0", np.zeros((1600, 8), np.float64), "dtype float64, expected float32"),
+        ("not_digit_W0", np.zeros((1600, 8), np.float64), "must all have the same dtype"),
         ("not_digit_b0", np.full(8, np.nan, np.float32), "NaN or infinite"),
         (THRESHOLD_KEY, np.array(1.5, np.float32), "must be a single float in [0, 1]"),
         (METADATA_KEY, np.array("{not json"), "not valid JSON"),
