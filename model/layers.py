@@ -36,6 +36,25 @@ def softmax(Z):
     return E
 
 
+def cross_entropies(P, y):
+    """Return the cross-entropy of each sample, shape (n_samples,).
+
+    P : ndarray of shape (n_samples, n_classes), probabilities
+    y : ndarray of shape (n_samples,), integers in [0, n_classes)
+
+    The log is clipped at the dtype's machine epsilon so that a confident
+    wrong answer costs a large finite loss rather than infinity.
+    """
+    eps = np.finfo(P.dtype).eps
+    picked = P[np.arange(len(y)), y]
+    return -np.log(np.clip(picked, eps, 1.0))
+
+
+def cross_entropy(P, y):
+    """Return the mean cross-entropy of probabilities P (n_samples, n_classes) for integer labels y (n_samples,)."""
+    return float(cross_entropies(P, y).mean())
+
+
 def initialise(layer_sizes, rng, dtype=DTYPE):
     """Return (weights, biases) with Glorot-uniform weights and zero biases.
 

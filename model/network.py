@@ -30,6 +30,8 @@ from model.rejection import PREFIX as NOT_DIGIT_PREFIX
 from model.rejection import NotDigitHead, RejectionArraysError
 
 softmax = layers.softmax
+cross_entropies = layers.cross_entropies
+cross_entropy = layers.cross_entropy
 
 KIND = "mlp"
 """The `kind` recorded in the model files of this network."""
@@ -41,25 +43,6 @@ CALIBRATION_KEYS = ("temperature", "digit_threshold", "confidence_threshold")
 """Scalars a calibrated model file holds beside the layers."""
 
 OUTPUT_LABELS_KEY = "output_labels"
-
-
-def cross_entropies(P, y):
-    """Return the cross-entropy of each sample, shape (n_samples,).
-
-    P : ndarray of shape (n_samples, n_classes), probabilities
-    y : ndarray of shape (n_samples,), integers in [0, n_classes)
-
-    The log is clipped at the dtype's machine epsilon so that a confident
-    wrong answer costs a large finite loss rather than infinity.
-    """
-    eps = np.finfo(P.dtype).eps
-    picked = P[np.arange(len(y)), y]
-    return -np.log(np.clip(picked, eps, 1.0))
-
-
-def cross_entropy(P, y):
-    """Return the mean cross-entropy of probabilities P (n_samples, n_classes) for integer labels y (n_samples,)."""
-    return float(cross_entropies(P, y).mean())
 
 
 class Network:
@@ -187,9 +170,28 @@ class Network:
             "parameter_count": self.parameter_count,
             "dtype": str(self.dtype),
             "metadata": self.metadata,
-            "not_digit": None if self.not_digit is None else self.not_digit.describe(),
+            "not_digit": self._describe_not_digit(),
             "output_labels": list(self.output_labels),
             "calibration": dict(self.calibration),
+        }
+
+    def _describe_not_digit(self):
+        """Return how this model tells digits from other marks, as the /model page reads it; None if it does not."""
+        if self.not_digit is not None:
+            return self.not_digit.describe()
+        if not self.output_labels:
+            return None
+        held_out = self.metadata.get("calibration") or {}
+        return {
+            "kind": "outputs",
+            "threshold": self.calibration["digit_threshold"],
+            "command": self.metadata.get("command"),
+            "trained_at": self.metadata.get("trained_at"),
+            "training_seconds": self.metadata.get("training_seconds"),
+            "generated_kinds": (self.metadata.get("handwriting") or {}).get("generated_kinds"),
+            "cross_validated": {"others_rejected": held_out.get("held_out_others_rejected"),
+                                "digits_rejected": held_out.get("held_out_digits_rejected")},
+            "measuring_writers": self.metadata.get("measuring_writers") or {},
         }
 
     @property
