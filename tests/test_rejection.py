@@ -47,51 +47,43 @@ def network():
     return Network.load(model.DEFAULT_MODEL_PATH)
 
 
-@pytest.fixture(scope="module")
-def committed_head(network):
-    return network.not_digit
-
-
 @pytest.fixture()
 def small_head():
     """An untrained head reading the two hidden layers of a 784-800-800-10 network."""
     return NotDigitHead.initialise((1, 2), 1600, (8,), np.random.default_rng(0))
 
 
-def activations_of(network, strokes, style="transparent"):
-    """Draw strokes as the page would, send the PNG through the real pipeline; return the activations."""
-    field = digit_field(ink_from_bytes(draw_png(strokes, style)))
-    return network.forward(field.reshape(1, -1))
+def field_of(strokes, style="transparent"):
+    """Draw strokes as the page would and send the PNG through the real pipeline; return the (1, 784) input."""
+    return digit_field(ink_from_bytes(draw_png(strokes, style))).reshape(1, -1)
 
 
 @pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("name", CLEAR_DIGITS)
-def test_a_clear_digit_is_a_digit(network, committed_head, name, style):
-    assert committed_head.is_digit(activations_of(network, CLEAR_DIGITS[name], style)).tolist() == [True]
+def test_a_clear_digit_is_a_digit(network, name, style):
+    assert network.recognise(field_of(CLEAR_DIGITS[name], style)).is_digit.tolist() == [True]
 
 
 @pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("name", CLEAR_NON_DIGITS)
-def test_a_clear_letter_or_symbol_is_not_a_digit(network, committed_head, name, style):
-    assert committed_head.is_digit(activations_of(network, CLEAR_NON_DIGITS[name], style)).tolist() == [False]
+def test_a_clear_letter_or_symbol_is_not_a_digit(network, name, style):
+    assert network.recognise(field_of(CLEAR_NON_DIGITS[name], style)).is_digit.tolist() == [False]
 
 
-def test_the_decision_is_vectorised_over_the_batch(network, committed_head):
+def test_the_decision_is_vectorised_over_the_batch(network):
     drawings = [*CLEAR_DIGITS.values(), *CLEAR_NON_DIGITS.values()]
-    fields = np.stack([digit_field(ink_from_bytes(draw_png(strokes))).ravel() for strokes in drawings])
-    activations = network.forward(fields)
-    scores = committed_head.score(activations)
-    assert scores.shape == (len(drawings),) and scores.dtype == np.float32
-    one_by_one = [committed_head.score([layer[i : i + 1] for layer in activations])[0] for i in range(len(drawings))]
-    np.testing.assert_allclose(scores, one_by_one, rtol=1e-5)
+    fields = np.concatenate([field_of(strokes) for strokes in drawings])
+    together = network.recognise(fields)
+    one_by_one = [network.recognise(fields[i : i + 1]) for i in range(len(drawings))]
+    assert together.is_digit.tolist() == [bool(p.is_digit[0]) for p in one_by_one]
+    np.testing.assert_allclose(together.probabilities, np.concatenate([p.probabilities for p in one_by_one]),
+                               rtol=1e-5, atol=1e-7)
 
 
-def test_the_committed_head_records_how_it_was_made(committed_head):
-    description = committed_head.describe()
-    # Heads trained before the trainers moved to model/training record the old module path.
-    assert re.match(r"python -m model\.(training\.)?train_rejection ", description["command"])
+def test_the_committed_model_says_how_it_tells_digits_from_other_marks(network):
+    description = network.describe()["not_digit"]
+    assert re.match(r"python -m model\.(training\.)?train(_rejection)? ", description["command"])
     assert 0 < description["threshold"] < 1
-    assert description["cross_validated"]["digits_rejected"] <= description["target_digit_rejection"]
     assert set(description["measuring_writers"]) >= {"digits_rejected", "others_rejected", "mnist_test_rejected"}
 
 
