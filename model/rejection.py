@@ -11,7 +11,8 @@ The head is a tiny multi-layer perceptron: logistic (`scipy.special.expit`)
 hidden units and one logistic output, the probability that the drawing is
 not a digit. A drawing is a digit when that score is below `threshold`,
 which training chose on held-out writers for a small share of rejected
-digits (see model.training.train_rejection).
+digits. Models trained since issue 19 have no head: the network itself has
+outputs for what is not a digit; this module keeps the older files loadable.
 
 Its arrays travel with names prefixed ``not_digit_`` so that they can sit
 in the digit network's own model file beside ``W0``, ``b0``, ...
@@ -139,27 +140,6 @@ class NotDigitHead:
         activations : list of ndarray from `Network.forward` for a batch of (n_samples, 784) inputs
         """
         return self.score(activations) < self.threshold
-
-    def loss_and_gradients(self, F, targets, sample_weights):
-        """Return the weighted cross-entropy of the scores and its gradients.
-
-        F              : ndarray of shape (n_samples, layer_sizes[0]), float32
-        targets        : ndarray of shape (n_samples,), 1 for "not a digit", 0 for a digit
-        sample_weights : ndarray of shape (n_samples,), each sample's share of the loss
-        Returns (loss, weight_gradients, bias_gradients), the gradient lists
-        shaped like `weights` and `biases`.
-
-        A logistic output with cross-entropy has the simple output delta s - t.
-        """
-        outputs = self.forward_features(F)
-        scores = outputs[-1][:, 0]
-        eps = np.finfo(DTYPE).eps
-        picked = np.where(targets > 0, scores, 1 - scores)
-        weights = (sample_weights / sample_weights.sum()).astype(DTYPE)
-        loss = float(-(weights * np.log(np.clip(picked, eps, 1.0))).sum())
-        delta = ((scores - targets) * weights)[:, None].astype(DTYPE)
-        weight_gradients, bias_gradients = layers.backward(outputs, self.weights, delta)
-        return loss, weight_gradients, bias_gradients
 
     def is_finite(self):
         """Return True if no weight, bias or the threshold is NaN or infinite."""

@@ -113,9 +113,9 @@ def test_numbers_whose_digits_do_not_touch_have_the_right_length(number_answers)
 
 N_NON_DIGITS = 300
 
-NON_DIGIT_FLOOR = 0.62
-"""Regression floor for non-digits answered is_digit false: the committed head rejects 72% of
-the measuring writers' letters and symbols (68% of this sample). Issue 13's target is 95%: not met."""
+NON_DIGIT_FLOOR = 0.86
+"""Regression floor for non-digits answered is_digit false: the committed network rejects 87% of
+the measuring writers' letters and symbols (88% of this sample). Issue 19's target is 92%: not met."""
 
 DIGIT_REJECTION_BOUND = 0.005
 """Issue 13's bound on digits answered is_digit false."""

@@ -1,4 +1,4 @@
-"""The not-a-digit head: its decision on clear drawings, its arrays, its training."""
+"""Telling digits from other marks: the committed model on clear drawings, and the older models' head arrays."""
 
 import json
 import math
@@ -18,7 +18,6 @@ from model.rejection import (
     RejectionArraysError,
 )
 from model.training import negatives
-from model.training.train_rejection import fit_head, main, threshold_for
 
 
 def ellipse(centre_x, centre_y, half_width, half_height, n_points=21):
@@ -153,46 +152,6 @@ def test_a_head_that_does_not_fit_the_network_is_refused(small_head):
         NotDigitHead.from_arrays(small_head.to_arrays(), (784, 500, 500, 10))
 
 
-def test_gradients_match_finite_differences():
-    rng = np.random.default_rng(2)
-    head = NotDigitHead.initialise((1,), 6, (4,), rng)
-    head.weights = [W.astype(np.float64) for W in head.weights]
-    head.biases = [b.astype(np.float64) + rng.normal(0, 0.1, b.shape) for b in head.biases]
-    features = rng.uniform(0, 1, (10, 6))
-    targets = (rng.random(10) < 0.5).astype(np.float64)
-    weights = rng.uniform(0.5, 2, 10)
-    _, weight_gradients, _ = head.loss_and_gradients(features, targets, weights)
-    step = 1e-6
-    for i, j in ((0, (2, 3)), (1, (1, 0))):
-        original = head.weights[i][j]
-        head.weights[i][j] = original + step
-        above = head.loss_and_gradients(features, targets, weights)[0]
-        head.weights[i][j] = original - step
-        below = head.loss_and_gradients(features, targets, weights)[0]
-        head.weights[i][j] = original
-        assert weight_gradients[i][j] == pytest.approx((above - below) / (2 * step), rel=1e-4)
-
-
-def test_a_small_seeded_training_run_learns_digits_from_scribbles(network):
-    rng = np.random.default_rng(0)
-    digits = [strokes for strokes in CLEAR_DIGITS.values() for _ in range(20)]
-    scribbles = [negatives.scribble(rng) for _ in range(60)]
-    fields = np.stack([digit_field(ink_from_bytes(draw_png(strokes))).ravel() for strokes in digits + scribbles])
-    template = NotDigitHead.initialise((2,), 800, (1,), rng)
-    features = template.features(network.forward(fields))
-    targets = np.repeat([0, 1], 60).astype(np.float32)
-    shares = np.full(120, 1 / 120, np.float32)
-    head = fit_head(features, targets, shares, np.random.default_rng(0), (2,), 800, hidden=(16,), epochs=300)
-    scores = head.forward_features(features)[-1][:, 0]
-    assert np.mean((scores >= 0.5) == targets) >= 0.95
-
-
-def test_the_threshold_rejects_at_most_the_share_asked_for():
-    scores = np.linspace(0, 1, 1000, dtype=np.float32)
-    threshold = threshold_for(scores, 0.005)
-    assert np.count_nonzero(scores >= threshold) == 5
-
-
 @pytest.mark.parametrize(
     ("stroke", "fair"),
     [
@@ -205,10 +164,3 @@ def test_the_threshold_rejects_at_most_the_share_asked_for():
 )
 def test_a_part_of_a_digit_that_is_itself_a_fair_digit_is_no_negative(stroke, fair):
     assert negatives.is_fair_digit_part(stroke) is fair
-
-
-def test_training_without_the_data_fails_with_a_clear_message(tmp_path, capsys):
-    status = main(["--data", str(tmp_path), "--out", str(tmp_path / "head.npz")])
-    assert status == 1
-    assert f"data not found: {tmp_path / 'handwriting' / 'unipen-dev.jsonl.gz'}" in capsys.readouterr().err
-    assert not (tmp_path / "head.npz").exists()
