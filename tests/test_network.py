@@ -24,6 +24,20 @@ def as_float64(network):
     )
 
 
+def central_differences(loss, flat, entries):
+    """Return the central-difference derivative of loss() with respect to each entry of `flat`, a parameter's view."""
+    numeric = []
+    for entry in entries:
+        saved = flat[entry]
+        flat[entry] = saved + FINITE_DIFFERENCE_STEP
+        plus = loss()
+        flat[entry] = saved - FINITE_DIFFERENCE_STEP
+        minus = loss()
+        flat[entry] = saved
+        numeric.append((plus - minus) / (2 * FINITE_DIFFERENCE_STEP))
+    return np.array(numeric)
+
+
 def tiny_network():
     """A 2-2-3 network whose forward pass is easy to work by hand."""
     weights = [
@@ -75,15 +89,7 @@ def test_gradients_match_finite_differences(layer_sizes):
             assert g.shape == p.shape
             flat = p.reshape(-1)
             entries = rng.choice(flat.size, size=min(flat.size, 40), replace=False)
-            numeric = np.empty(len(entries))
-            for k, entry in enumerate(entries):
-                saved = flat[entry]
-                flat[entry] = saved + FINITE_DIFFERENCE_STEP
-                plus = loss()
-                flat[entry] = saved - FINITE_DIFFERENCE_STEP
-                minus = loss()
-                flat[entry] = saved
-                numeric[k] = (plus - minus) / (2 * FINITE_DIFFERENCE_STEP)
+            numeric = central_differences(loss, flat, entries)
             np.testing.assert_allclose(
                 g.reshape(-1)[entries], numeric, atol=GRADIENT_TOLERANCE, err_msg=f"layer {layer}"
             )
@@ -264,15 +270,8 @@ def test_logistic_output_gradients_match_finite_differences():
     weight_gradients, bias_gradients = layers.backward(activations, weights, delta)
     for p, g in zip(weights + biases, weight_gradients + bias_gradients):
         flat = p.reshape(-1)
-        for entry in range(flat.size):
-            saved = flat[entry]
-            flat[entry] = saved + FINITE_DIFFERENCE_STEP
-            plus = loss()
-            flat[entry] = saved - FINITE_DIFFERENCE_STEP
-            minus = loss()
-            flat[entry] = saved
-            numeric = (plus - minus) / (2 * FINITE_DIFFERENCE_STEP)
-            assert g.reshape(-1)[entry] == pytest.approx(numeric, abs=GRADIENT_TOLERANCE)
+        numeric = central_differences(loss, flat, range(flat.size))
+        np.testing.assert_allclose(g.reshape(-1), numeric, atol=GRADIENT_TOLERANCE)
 
 
 def open_network(threshold=0.5, temperature=1.0):
