@@ -173,7 +173,19 @@ def describe_rejection(head):
     trained_on = head.get("generated_kinds") or []
     cross_validated = head.get("cross_validated") or {}
     return {
+        "kind": head.get("kind", "head"),
         "threshold": _number(head.get("threshold"), THRESHOLD_DECIMALS),
+        "confidence_threshold": _number(measured.get("confidence_threshold"), THRESHOLD_DECIMALS),
+        "digits_right": percent(measured.get("digits_right")),
+        "digits_confident": percent(measured.get("digits_confident")),
+        "digits_confident_right": percent(measured.get("digits_confident_right"), SHARE_DECIMALS),
+        "others_confident": percent(measured.get("others_confident"), SHARE_DECIMALS),
+        "reliability": [
+            {"bin": f"{entry['low']:.3g}–{entry['high']:.3g}", "answers": _count(entry.get("answers")),
+             "confidence": percent(entry.get("confidence")), "right": percent(entry.get("right")),
+             "bar": entry["right"] if is_number(entry.get("right")) else 0}
+            for entry in measured.get("reliability") or [] if isinstance(entry, dict) and entry.get("answers")
+        ],
         "command": head.get("command"),
         "trained_at": timestamp(head.get("trained_at")),
         "training_time": duration(head.get("training_seconds")),

@@ -1,74 +1,63 @@
-"""A fully connected network: logistic hidden units, softmax output.
+"""A fully connected network: logistic hidden units, softmax output, built on `model.layers`.
 
-Batches are row-major, as in scikit-learn's MLP: each layer computes
-``X @ W + b`` with ``X`` of shape (n_samples, fan_in) and ``W`` of shape
-(fan_in, fan_out), one matrix product per layer for the whole batch.
+The first ten outputs are the digits 0 to 9. A network trained on what is
+not a digit as well has more outputs, each named in `output_labels` (letters
+and symbols, and "generated" for scribbles and wrong cuts); the drawing is a
+digit when the digits' share of the probability reaches `digit_threshold`,
+and the ten probabilities served are the digits' own, renormalised. One
+forward pass gives both.
+
+`temperature` divides the output pre-activations before the softmax: chosen
+on held-out training writers, it makes the probabilities honest (of the
+answers given with 0.95, 95 % are right), and `confidence_threshold` is the
+probability above which an answer is right often enough to be called sure.
 
 The weights travel in a ``.npz`` file together with the layer sizes and the
 training metadata, so a model file rebuilds its network without pickle.
+Older files (ten outputs, perhaps with a not-a-digit head) still load.
 """
 
 import hashlib
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import logsumexp
 
+from model import layers
 from model.constants import DTYPE, N_CLASSES, N_PIXELS
 from model.modelfile import ModelFileError, read_model_file, write_model_file
 from model.protocol import Prediction
 from model.rejection import PREFIX as NOT_DIGIT_PREFIX
 from model.rejection import NotDigitHead, RejectionArraysError
 
+softmax = layers.softmax
+cross_entropies = layers.cross_entropies
+cross_entropy = layers.cross_entropy
+
 KIND = "mlp"
 """The `kind` recorded in the model files of this network."""
-
 
 VERSION_HASH_LENGTH = 8
 """Hex digits of the weights' SHA-256 kept in `Network.version`."""
 
+CALIBRATION_KEYS = ("temperature", "digit_threshold", "confidence_threshold")
+"""Scalars a calibrated model file holds beside the layers."""
 
-def softmax(Z):
-    """Return the row-wise softmax of Z, shape (n_samples, n_classes).
-
-    The row maximum is subtracted first so that ``exp`` cannot overflow.
-    """
-    E = np.exp(Z - Z.max(axis=1, keepdims=True))
-    E /= E.sum(axis=1, keepdims=True)
-    return E
-
-
-def cross_entropies(P, y):
-    """Return the cross-entropy of each sample, shape (n_samples,).
-
-    P : ndarray of shape (n_samples, n_classes), probabilities
-    y : ndarray of shape (n_samples,), integers in [0, n_classes)
-
-    The log is clipped at the dtype's machine epsilon so that a confident
-    wrong answer costs a large finite loss rather than infinity.
-    """
-    eps = np.finfo(P.dtype).eps
-    picked = P[np.arange(len(y)), y]
-    return -np.log(np.clip(picked, eps, 1.0))
-
-
-def cross_entropy(P, y):
-    """Return the mean cross-entropy of probabilities P (n_samples, n_classes) for integer labels y (n_samples,)."""
-    return float(cross_entropies(P, y).mean())
+OUTPUT_LABELS_KEY = "output_labels"
 
 
 class Network:
     """A multi-layer perceptron with logistic hidden units and a softmax output.
 
-    layer_sizes : tuple of int, e.g. (784, 800, 10)
-    weights     : list of ndarray, weights[i] of shape (layer_sizes[i], layer_sizes[i + 1])
-    biases      : list of ndarray, biases[i] of shape (layer_sizes[i + 1],)
-    metadata    : dict, JSON-serialisable training metadata
-    not_digit   : NotDigitHead or None, which reads the hidden activations
-                  to say when a drawing is not a digit; without one, every
-                  drawing counts as a digit
+    weights       : list of ndarray, weights[i] of shape (layer_sizes[i], layer_sizes[i + 1])
+    biases        : list of ndarray, biases[i] of shape (layer_sizes[i + 1],)
+    metadata      : dict, JSON-serialisable training metadata
+    not_digit     : NotDigitHead or None (older files), reading the hidden activations
+    output_labels : names of the outputs after the ten digits (what is not a digit)
+    calibration   : dict with "temperature" (> 0), "digit_threshold" and
+                    "confidence_threshold" (in [0, 1], or None)
     """
 
-    def __init__(self, weights, biases, metadata=None, not_digit=None):
+    def __init__(self, weights, biases, metadata=None, not_digit=None, output_labels=(), calibration=None):
         if len(weights) != len(biases) or not weights:
             raise ValueError(
                 f"need one bias per weight matrix and at least one layer, "
@@ -78,25 +67,21 @@ class Network:
         self.biases = list(biases)
         self.metadata = dict(metadata or {})
         self.not_digit = not_digit
+        self.output_labels = tuple(str(label) for label in output_labels)
+        if self.output_labels and N_CLASSES + len(self.output_labels) != self.weights[-1].shape[1]:
+            raise ValueError(
+                f"{self.weights[-1].shape[1]} outputs need {self.weights[-1].shape[1] - N_CLASSES} "
+                f"output_labels, got {len(self.output_labels)}"
+            )
+        self.calibration = {"temperature": 1.0, "digit_threshold": None, "confidence_threshold": None}
+        self.calibration.update(calibration or {})
         self._frozen_version = None
 
     @classmethod
-    def initialise(cls, layer_sizes, rng, dtype=DTYPE):
-        """Return a new network with Glorot-uniform weights and zero biases.
-
-        The bound sqrt(2 / (fan_in + fan_out)) is the one scikit-learn uses
-        for logistic units: it keeps the first pre-activations in the
-        near-linear part of the sigmoid.
-        """
-        sizes = tuple(int(size) for size in layer_sizes)
-        if len(sizes) < 2 or min(sizes) < 1:
-            raise ValueError(f"layer_sizes must be at least two positive sizes, got {layer_sizes!r}")
-        weights, biases = [], []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-            bound = np.sqrt(2.0 / (fan_in + fan_out))
-            weights.append(rng.uniform(-bound, bound, size=(fan_in, fan_out)).astype(dtype))
-            biases.append(np.zeros(fan_out, dtype=dtype))
-        return cls(weights, biases)
+    def initialise(cls, layer_sizes, rng, dtype=DTYPE, output_labels=()):
+        """Return a new network with Glorot-uniform weights and zero biases (see `layers.initialise`)."""
+        weights, biases = layers.initialise(layer_sizes, rng, dtype)
+        return cls(weights, biases, output_labels=output_labels)
 
     @property
     def layer_sizes(self):
@@ -107,6 +92,11 @@ class Network:
     def dtype(self):
         """Floating type of the weights, used for all the arithmetic."""
         return self.weights[0].dtype
+
+    @property
+    def temperature(self):
+        """The divisor of the output pre-activations: 1 until calibrated."""
+        return float(self.calibration["temperature"])
 
     @property
     def version(self):
@@ -123,6 +113,10 @@ class Network:
             digest.update(np.ascontiguousarray(b).tobytes())
         if self.not_digit is not None:
             for name, array in sorted(self.not_digit.to_arrays().items()):
+                digest.update(name.encode("utf-8"))
+                digest.update(np.ascontiguousarray(array).tobytes())
+        if self.output_labels or self.calibration["digit_threshold"] is not None:
+            for name, array in sorted(self._open_arrays().items()):
                 digest.update(name.encode("utf-8"))
                 digest.update(np.ascontiguousarray(array).tobytes())
         sizes = "-".join(str(size) for size in self.layer_sizes)
@@ -146,16 +140,22 @@ class Network:
         sizes = list(self.layer_sizes)
         hidden = sizes[1:-1]
         if len(hidden) == 1:
-            layers = f"one hidden layer of {hidden[0]} logistic units, "
+            layers_text = f"one hidden layer of {hidden[0]} logistic units, "
         elif hidden:
-            layers = f"{len(hidden)} hidden layers of {', '.join(map(str, hidden))} logistic units, "
+            layers_text = f"{len(hidden)} hidden layers of {', '.join(map(str, hidden))} logistic units, "
         else:
-            layers = ""
+            layers_text = ""
         side = round(sizes[0] ** 0.5)
         picture = f" of a {side} × {side} image" if side * side == sizes[0] else ""
+        if self.output_labels:
+            outputs = (f"{sizes[-1]} softmax outputs: one per digit and {len(self.output_labels)} for what is "
+                       "not a digit (letters, symbols, scribbles); a drawing is a digit when the digits "
+                       "take most of the probability.")
+        else:
+            outputs = f"{sizes[-1]} softmax outputs, one probability per digit."
         summary = (
             f"A fully connected network (multi-layer perceptron): the {sizes[0]} pixels{picture} in, "
-            f"{layers}and {sizes[-1]} softmax outputs, one probability per digit."
+            f"{layers_text}and {outputs}"
         )
         if self.not_digit is not None:
             summary += (" A small second network reads its hidden layers' activations"
@@ -170,7 +170,28 @@ class Network:
             "parameter_count": self.parameter_count,
             "dtype": str(self.dtype),
             "metadata": self.metadata,
-            "not_digit": None if self.not_digit is None else self.not_digit.describe(),
+            "not_digit": self._describe_not_digit(),
+            "output_labels": list(self.output_labels),
+            "calibration": dict(self.calibration),
+        }
+
+    def _describe_not_digit(self):
+        """Return how this model tells digits from other marks, as the /model page reads it; None if it does not."""
+        if self.not_digit is not None:
+            return self.not_digit.describe()
+        if not self.output_labels:
+            return None
+        held_out = self.metadata.get("calibration") or {}
+        return {
+            "kind": "outputs",
+            "threshold": self.calibration["digit_threshold"],
+            "command": self.metadata.get("command"),
+            "trained_at": self.metadata.get("trained_at"),
+            "training_seconds": self.metadata.get("training_seconds"),
+            "generated_kinds": (self.metadata.get("handwriting") or {}).get("generated_kinds"),
+            "cross_validated": {"others_rejected": held_out.get("held_out_others_rejected"),
+                                "digits_rejected": held_out.get("held_out_digits_rejected")},
+            "measuring_writers": self.metadata.get("measuring_writers") or {},
         }
 
     @property
@@ -179,40 +200,54 @@ class Network:
         return sum(W.size + b.size for W, b in zip(self.weights, self.biases))
 
     def forward(self, X):
-        """Return the activations of every layer, input first.
+        """Return the activations of every layer, input first (uncalibrated: what training reads).
 
         X : ndarray of shape (n_samples, layer_sizes[0])
         Returns a list of ndarrays, the i-th of shape (n_samples, layer_sizes[i]);
-        the last one holds the softmax probabilities.
+        the last one holds the softmax probabilities of every output.
         """
-        activations = [np.asarray(X, dtype=self.dtype)]
-        last = len(self.weights) - 1
-        for i, (W, b) in enumerate(zip(self.weights, self.biases)):
-            Z = activations[-1] @ W
-            Z += b
-            activations.append(softmax(Z) if i == last else expit(Z, out=Z))
-        return activations
+        return layers.forward(np.asarray(X, dtype=self.dtype), self.weights, self.biases)
+
+    def logits(self, images):
+        """Return (hidden activations list, output pre-activations divided by the temperature).
+
+        images : ndarray of shape (n_samples, 28, 28) or (n_samples, 784)
+        The pre-activations have shape (n_samples, layer_sizes[-1]).
+        """
+        hidden = layers.forward(self._rows(images), self.weights[:-1], self.biases[:-1], layers.LOGISTIC)
+        Z = layers.pre_activations(hidden[-1], self.weights[-1], self.biases[-1])
+        if self.temperature != 1:
+            Z /= self.dtype.type(self.temperature)
+        return hidden, Z
 
     def predict_proba(self, images):
-        """Return class probabilities, shape (n_samples, 10), float32, rows summing to 1.
+        """Return the digits' probabilities, shape (n_samples, 10), float32, rows summing to 1.
 
         images : ndarray of shape (n_samples, 28, 28) or (n_samples, 784),
                  float32 in [0, 1], ink = 1.
         """
-        return self.forward(self._rows(images))[-1].astype(np.float32, copy=False)
+        return self.recognise(images).probabilities
 
     def recognise(self, images):
         """Return the Prediction for a batch of digit fields: probabilities and is_digit.
 
         images : ndarray of shape (n_samples, 28, 28) or (n_samples, 784)
-        One forward pass serves both: the not-a-digit head reads the hidden
-        activations the probabilities were computed from.
+        One forward pass serves both.
         """
-        activations = self.forward(self._rows(images))
-        probabilities = activations[-1].astype(np.float32, copy=False)
-        if self.not_digit is None:
+        hidden, Z = self.logits(images)
+        probabilities = softmax(Z[:, :N_CLASSES]).astype(np.float32, copy=False)
+        if self.not_digit is not None:
+            activations = hidden + [softmax(Z)]
+            return Prediction(probabilities, self.not_digit.is_digit(activations))
+        threshold = self.calibration["digit_threshold"]
+        if threshold is None:
             return Prediction(probabilities, np.ones(len(probabilities), dtype=bool))
-        return Prediction(probabilities, self.not_digit.is_digit(activations))
+        return Prediction(probabilities, self.digit_share_log(Z) >= np.log(max(threshold, np.finfo(np.float64).tiny)))
+
+    @staticmethod
+    def digit_share_log(Z):
+        """Return the log of the digits' share of the probability, shape (n_samples,), from pre-activations Z."""
+        return logsumexp(Z[:, :N_CLASSES], axis=1) - logsumexp(Z, axis=1)
 
     def _rows(self, images):
         """Return images as rows of the input layer, shape (n_samples, 784), in the network's dtype."""
@@ -227,10 +262,15 @@ class Network:
 
     def with_not_digit(self, head):
         """Return this network with `head` as its not-a-digit head (the weights are shared)."""
-        return Network(self.weights, self.biases, self.metadata, head)
+        return Network(self.weights, self.biases, self.metadata, head, self.output_labels, self.calibration)
+
+    def with_calibration(self, **calibration):
+        """Return this network with the calibration values given replaced (the weights are shared)."""
+        return Network(self.weights, self.biases, self.metadata, self.not_digit, self.output_labels,
+                       {**self.calibration, **calibration})
 
     def predict(self, X):
-        """Return the most probable class of each row of X, shape (n_samples,)."""
+        """Return the most probable digit of each row of X, shape (n_samples,)."""
         return self.predict_proba(X).argmax(axis=1)
 
     def backward(self, activations, y):
@@ -241,38 +281,37 @@ class Network:
                       right answers, so the trainer needs no second pass
         y           : ndarray of shape (n_samples,), integer class labels
         Returns (weight_gradients, bias_gradients), lists shaped like
-        `weights` and `biases`.
-
-        Softmax with cross-entropy has the simple output delta P - Y; each
-        hidden layer multiplies the back-propagated delta by expit's
-        derivative, computed from the unit's output as a * (1 - a).
+        `weights` and `biases`. Softmax with cross-entropy has the simple
+        output delta P - Y.
         """
         n_samples = len(y)
         delta = activations[-1].copy()
         delta[np.arange(n_samples), y] -= 1
         delta /= n_samples
-        weight_gradients = [None] * len(self.weights)
-        bias_gradients = [None] * len(self.biases)
-        for i in range(len(self.weights) - 1, -1, -1):
-            weight_gradients[i] = activations[i].T @ delta
-            bias_gradients[i] = delta.sum(axis=0)
-            if i > 0:
-                a = activations[i]
-                delta = (delta @ self.weights[i].T) * a * (1 - a)
-        return weight_gradients, bias_gradients
+        return layers.backward(activations, self.weights, delta)
 
     def is_finite(self):
         """Return True if no weight or bias is NaN or infinite."""
-        return all(np.isfinite(p).all() for p in self.weights + self.biases)
+        return layers.layers_finite(self.weights, self.biases)
+
+    def _open_arrays(self):
+        """Return the arrays of the outputs beyond the digits and of the calibration."""
+        arrays = {OUTPUT_LABELS_KEY: np.array(self.output_labels, dtype=str)}
+        for key in CALIBRATION_KEYS:
+            value = self.calibration[key]
+            arrays[key] = np.array(np.nan if value is None else value, dtype=np.float64)
+        return arrays
 
     def to_arrays(self):
-        """Return the arrays of the model file: the layer sizes and each layer's W and b."""
+        """Return the arrays of the model file: the layer sizes, each layer's W and b, and the calibration."""
         arrays = {"layer_sizes": np.array(self.layer_sizes, dtype=np.int64)}
         for i, (W, b) in enumerate(zip(self.weights, self.biases)):
             arrays[f"W{i}"] = W
             arrays[f"b{i}"] = b
         if self.not_digit is not None:
             arrays.update(self.not_digit.to_arrays())
+        if self.output_labels or self.calibration["digit_threshold"] is not None or self.temperature != 1:
+            arrays.update(self._open_arrays())
         return arrays
 
     def save(self, path):
@@ -296,32 +335,54 @@ class Network:
         if sizes.ndim != 1 or sizes.dtype.kind not in "iu" or len(sizes) < 2 or sizes.min() < 1:
             raise ModelFileError(path, f"layer_sizes must be at least two positive integers, got {sizes.tolist()}")
         sizes = tuple(int(size) for size in sizes)
-        if sizes[0] != N_PIXELS or sizes[-1] != N_CLASSES:
+        output_labels = _output_labels(path, arrays, sizes)
+        if sizes[0] != N_PIXELS or sizes[-1] != N_CLASSES + len(output_labels):
             raise ModelFileError(
                 path, f"layer_sizes {sizes} must start with {N_PIXELS} inputs and end with {N_CLASSES} outputs"
+                f"{f' and {len(output_labels)} more, one per output label' if output_labels else ''}"
             )
-
-        weights, biases = [], []
-        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-            for key, shape, layer in ((f"W{i}", (fan_in, fan_out), weights), (f"b{i}", (fan_out,), biases)):
-                if key not in arrays:
-                    raise ModelFileError(path, f"missing array {key!r} for layer_sizes {sizes}")
-                array = arrays[key]
-                if array.shape != shape:
-                    raise ModelFileError(
-                        path, f"array {key!r} has shape {array.shape}, expected {shape} from layer_sizes {sizes}"
-                    )
-                if array.dtype.kind != "f":
-                    raise ModelFileError(path, f"array {key!r} has dtype {array.dtype}, expected floating point")
-                if not np.isfinite(array).all():
-                    raise ModelFileError(path, f"array {key!r} contains NaN or infinite values")
-                layer.append(array)
-        if len({array.dtype for array in weights + biases}) != 1:
-            raise ModelFileError(path, "weights and biases must all have the same dtype")
+        try:
+            weights, biases = layers.read_layers(arrays, lambda i: f"W{i}", lambda i: f"b{i}", sizes)
+        except layers.LayerArraysError as error:
+            raise ModelFileError(path, str(error)) from None
         not_digit = None
         if any(key.startswith(NOT_DIGIT_PREFIX) for key in arrays):
             try:
                 not_digit = NotDigitHead.from_arrays(arrays, sizes)
             except RejectionArraysError as error:
                 raise ModelFileError(path, f"not-a-digit head: {error}") from None
-        return cls(weights, biases, metadata, not_digit).freeze()
+        calibration = _calibration(path, arrays)
+        return cls(weights, biases, metadata, not_digit, output_labels, calibration).freeze()
+
+
+def _output_labels(path, arrays, sizes):
+    """Return the names of the outputs beyond the digits: () in files written before there were any."""
+    if OUTPUT_LABELS_KEY not in arrays:
+        return ()
+    labels = arrays[OUTPUT_LABELS_KEY]
+    if labels.ndim != 1 or (labels.size and labels.dtype.kind != "U"):
+        raise ModelFileError(path, f"{OUTPUT_LABELS_KEY} must be a list of strings")
+    return tuple(str(label) for label in labels)
+
+
+def _calibration(path, arrays):
+    """Return the calibration scalars of a model file; files without them get the identity."""
+    calibration = {}
+    for key in CALIBRATION_KEYS:
+        if key not in arrays:
+            continue
+        array = arrays[key]
+        if array.shape != () or array.dtype.kind != "f":
+            raise ModelFileError(path, f"{key} must be a single float")
+        value = float(array)
+        if np.isnan(value):
+            calibration[key] = None
+        elif key == "temperature" and not (np.isfinite(value) and value > 0):
+            raise ModelFileError(path, f"temperature must be a positive number, got {value}")
+        elif key != "temperature" and not 0 <= value <= 1:
+            raise ModelFileError(path, f"{key} must lie in [0, 1], got {value}")
+        else:
+            calibration[key] = value
+    if calibration.get("temperature", 1.0) is None:
+        raise ModelFileError(path, "temperature must be a positive number, got NaN")
+    return calibration

@@ -11,7 +11,8 @@ The head is a tiny multi-layer perceptron: logistic (`scipy.special.expit`)
 hidden units and one logistic output, the probability that the drawing is
 not a digit. A drawing is a digit when that score is below `threshold`,
 which training chose on held-out writers for a small share of rejected
-digits (see model.training.train_rejection).
+digits. Models trained since issue 19 have no head: the network itself has
+outputs for what is not a digit; this module keeps the older files loadable.
 
 Its arrays travel with names prefixed ``not_digit_`` so that they can sit
 in the digit network's own model file beside ``W0``, ``b0``, ...
@@ -20,8 +21,7 @@ in the digit network's own model file beside ``W0``, ``b0``, ...
 import json
 
 import numpy as np
-from scipy.special import expit
-
+from model import layers
 from model.constants import DTYPE
 
 FORMAT_VERSION = 1
@@ -80,13 +80,7 @@ class NotDigitHead:
         rng        : np.random.Generator
         """
         sizes = (int(n_features), *(int(size) for size in hidden), 1)
-        if min(sizes) < 1:
-            raise ValueError(f"layer sizes must be positive, got {sizes}")
-        weights, biases = [], []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-            bound = np.sqrt(2.0 / (fan_in + fan_out))
-            weights.append(rng.uniform(-bound, bound, size=(fan_in, fan_out)).astype(DTYPE))
-            biases.append(np.zeros(fan_out, dtype=DTYPE))
+        weights, biases = layers.initialise(sizes, rng, DTYPE)
         return cls(input_layers, weights, biases, threshold=0.5)
 
     @property
@@ -131,12 +125,7 @@ class NotDigitHead:
         F : ndarray of shape (n_samples, layer_sizes[0]), float32
         Returns a list of ndarrays; the last, of shape (n_samples, 1), is the score.
         """
-        outputs = [F]
-        for W, b in zip(self.weights, self.biases):
-            Z = outputs[-1] @ W
-            Z += b
-            outputs.append(expit(Z, out=Z))
-        return outputs
+        return layers.forward(F, self.weights, self.biases, layers.LOGISTIC)
 
     def score(self, activations):
         """Return the probability that each drawing is not a digit, shape (n_samples,), float32.
@@ -151,36 +140,6 @@ class NotDigitHead:
         activations : list of ndarray from `Network.forward` for a batch of (n_samples, 784) inputs
         """
         return self.score(activations) < self.threshold
-
-    def loss_and_gradients(self, F, targets, sample_weights):
-        """Return the weighted cross-entropy of the scores and its gradients.
-
-        F              : ndarray of shape (n_samples, layer_sizes[0]), float32
-        targets        : ndarray of shape (n_samples,), 1 for "not a digit", 0 for a digit
-        sample_weights : ndarray of shape (n_samples,), each sample's share of the loss
-        Returns (loss, weight_gradients, bias_gradients), the gradient lists
-        shaped like `weights` and `biases`.
-
-        A logistic output with cross-entropy has the simple output delta
-        s - t; each hidden layer multiplies the back-propagated delta by the
-        logistic's derivative a * (1 - a), computed from its output.
-        """
-        outputs = self.forward_features(F)
-        scores = outputs[-1][:, 0]
-        eps = np.finfo(DTYPE).eps
-        picked = np.where(targets > 0, scores, 1 - scores)
-        weights = (sample_weights / sample_weights.sum()).astype(DTYPE)
-        loss = float(-(weights * np.log(np.clip(picked, eps, 1.0))).sum())
-        delta = ((scores - targets) * weights)[:, None].astype(DTYPE)
-        weight_gradients = [None] * len(self.weights)
-        bias_gradients = [None] * len(self.biases)
-        for i in range(len(self.weights) - 1, -1, -1):
-            weight_gradients[i] = outputs[i].T @ delta
-            bias_gradients[i] = delta.sum(axis=0)
-            if i > 0:
-                a = outputs[i]
-                delta = (delta @ self.weights[i].T) * a * (1 - a)
-        return loss, weight_gradients, bias_gradients
 
     def is_finite(self):
         """Return True if no weight, bias or the threshold is NaN or infinite."""
@@ -274,25 +233,8 @@ class NotDigitHead:
     @staticmethod
     def _read_layers(arrays):
         """Return (weights, biases) read from not_digit_W0, not_digit_b0, ... until the first gap."""
-        weights, biases = [], []
-        i = 0
-        while _weight_key(i) in arrays:
-            W = np.asarray(arrays[_weight_key(i)])
-            if _bias_key(i) not in arrays:
-                raise RejectionArraysError(f"missing array {_bias_key(i)!r} for {_weight_key(i)!r}")
-            b = np.asarray(arrays[_bias_key(i)])
-            fan_in = weights[-1].shape[1] if weights else None
-            if W.ndim != 2 or min(W.shape) < 1 or (fan_in is not None and W.shape[0] != fan_in):
-                wanted = "(n_features, fan_out)" if fan_in is None else f"({fan_in}, fan_out)"
-                raise RejectionArraysError(f"array {_weight_key(i)!r} has shape {W.shape}, expected {wanted}")
-            if b.shape != (W.shape[1],):
-                raise RejectionArraysError(f"array {_bias_key(i)!r} has shape {b.shape}, expected ({W.shape[1]},)")
-            for key, array in ((_weight_key(i), W), (_bias_key(i), b)):
-                if array.dtype != DTYPE:
-                    raise RejectionArraysError(f"array {key!r} has dtype {array.dtype}, expected float32")
-                if not np.isfinite(array).all():
-                    raise RejectionArraysError(f"array {key!r} contains NaN or infinite values")
-            weights.append(W)
-            biases.append(b)
-            i += 1
+        try:
+            weights, biases = layers.read_layers(arrays, _weight_key, _bias_key)
+        except layers.LayerArraysError as error:
+            raise RejectionArraysError(str(error)) from None
         return weights, biases

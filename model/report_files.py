@@ -64,7 +64,7 @@ def most_accepted_characters(others_most_accepted):
     """Return the characters a not-a-digit head most often took for digits, most accepted first.
 
     others_most_accepted : {character: {"n": samples, "rejected": share}}, as
-                           model.training.train_rejection records it
+                           model.training.measure records it
     Returns a list of (character, samples, share rejected); ties go to the
     character with more samples, then to the character itself. Entries
     without a finite share come last.

@@ -152,7 +152,7 @@ def test_report_carries_the_heads_measured_figures_and_says_where_they_come_from
 
     rejection = report["not_digit"]
     assert rejection["measuring_writers"] == MEASURED
-    assert "python -m model.training.train_rejection" in rejection["measuring_writers_source"]
+    assert "python -m model.training.measure" in rejection["measuring_writers_source"]
     assert "UNIPEN writers never used for training" in rejection["measuring_writers_source"]
     assert rejection["command"] == "python -m model.training.train_rejection --seed 0"
     assert [entry["character"] for entry in rejection["most_accepted"]] == ["c", "x", "+"], \

@@ -2,11 +2,13 @@
 
 import json
 import math
+import re
 import zipfile
 
 import numpy as np
 import pytest
 
+from model import layers
 from model.constants import N_CLASSES, N_PIXELS
 from model.network import ModelFileError, Network, cross_entropy, softmax
 
@@ -20,6 +22,20 @@ def as_float64(network):
         [W.astype(np.float64) for W in network.weights],
         [b.astype(np.float64) for b in network.biases],
     )
+
+
+def central_differences(loss, flat, entries):
+    """Return the central-difference derivative of loss() with respect to each entry of `flat`, a parameter's view."""
+    numeric = []
+    for entry in entries:
+        saved = flat[entry]
+        flat[entry] = saved + FINITE_DIFFERENCE_STEP
+        plus = loss()
+        flat[entry] = saved - FINITE_DIFFERENCE_STEP
+        minus = loss()
+        flat[entry] = saved
+        numeric.append((plus - minus) / (2 * FINITE_DIFFERENCE_STEP))
+    return np.array(numeric)
 
 
 def tiny_network():
@@ -73,15 +89,7 @@ def test_gradients_match_finite_differences(layer_sizes):
             assert g.shape == p.shape
             flat = p.reshape(-1)
             entries = rng.choice(flat.size, size=min(flat.size, 40), replace=False)
-            numeric = np.empty(len(entries))
-            for k, entry in enumerate(entries):
-                saved = flat[entry]
-                flat[entry] = saved + FINITE_DIFFERENCE_STEP
-                plus = loss()
-                flat[entry] = saved - FINITE_DIFFERENCE_STEP
-                minus = loss()
-                flat[entry] = saved
-                numeric[k] = (plus - minus) / (2 * FINITE_DIFFERENCE_STEP)
+            numeric = central_differences(loss, flat, entries)
             np.testing.assert_allclose(
                 g.reshape(-1)[entries], numeric, atol=GRADIENT_TOLERANCE, err_msg=f"layer {layer}"
             )
@@ -234,3 +242,104 @@ def test_load_rejects_a_single_npy_array(tmp_path):
         np.save(file, np.zeros(3))
     with pytest.raises(ModelFileError, match="not a .npz archive"):
         Network.load(path)
+
+
+# ---- The layer core with a logistic output, and the outputs beyond the digits ----
+
+
+def test_logistic_output_worked_by_hand():
+    # One hidden unit: expit(ln 3) = 3/4; output pre-activation 4 * 3/4 - 2 = 1, so expit(1).
+    weights = [np.array([[math.log(3)]]), np.array([[4.0]])]
+    biases = [np.zeros(1), np.array([-2.0])]
+    activations = layers.forward(np.array([[1.0]]), weights, biases, layers.LOGISTIC)
+    np.testing.assert_allclose(activations[1], [[0.75]])
+    np.testing.assert_allclose(activations[2], [[1 / (1 + math.exp(-1))]])
+
+
+def test_logistic_output_gradients_match_finite_differences():
+    rng = np.random.default_rng(3)
+    weights, biases = layers.initialise((5, 4, 1), rng, np.float64)
+    X, t = rng.random((7, 5)), rng.integers(0, 2, 7).astype(np.float64)
+
+    def loss():
+        s = layers.forward(X, weights, biases, layers.LOGISTIC)[-1][:, 0]
+        return float(-(t * np.log(s) + (1 - t) * np.log(1 - s)).mean())
+
+    activations = layers.forward(X, weights, biases, layers.LOGISTIC)
+    delta = (activations[-1][:, 0] - t)[:, None] / len(t)
+    weight_gradients, bias_gradients = layers.backward(activations, weights, delta)
+    for p, g in zip(weights + biases, weight_gradients + bias_gradients):
+        flat = p.reshape(-1)
+        numeric = central_differences(loss, flat, range(flat.size))
+        np.testing.assert_allclose(g.reshape(-1), numeric, atol=GRADIENT_TOLERANCE)
+
+
+def open_network(threshold=0.5, temperature=1.0):
+    """A 784-0 network (no hidden layer) with 10 digit outputs and two more, 'a' and 'not a digit'."""
+    weights = [np.zeros((N_PIXELS, N_CLASSES + 2), dtype=np.float32)]
+    biases = [np.zeros(N_CLASSES + 2, dtype=np.float32)]
+    weights[0][0, 3] = 4.0   # pixel 0 inked: a 3
+    weights[0][1, 10] = 8.0  # pixel 1 inked: an 'a'
+    return Network(weights, biases, output_labels=("a", "not a digit"),
+                   calibration={"temperature": temperature, "digit_threshold": threshold})
+
+
+def test_is_digit_is_the_digits_share_of_the_probability():
+    X = np.zeros((2, N_PIXELS), dtype=np.float32)
+    X[0, 0] = 1  # logits: 4 for '3', 0 elsewhere: the digits' share is (e^4 + 9) / (e^4 + 11)
+    X[1, 1] = 1  # logits: 8 for 'a': the digits' share is 10 / (e^8 + 11)
+    prediction = open_network(threshold=0.5).recognise(X)
+    assert prediction.is_digit.tolist() == [True, False]
+    assert prediction.probabilities.shape == (2, N_CLASSES)
+    np.testing.assert_allclose(prediction.probabilities.sum(axis=1), 1, rtol=1e-6)
+    e4 = math.exp(4)
+    assert prediction.probabilities[0, 3] == pytest.approx(e4 / (e4 + 9), rel=1e-6)
+    share = (e4 + 9) / (e4 + 11)
+    assert open_network(threshold=share + 1e-3).recognise(X[:1]).is_digit.tolist() == [False]
+
+
+def test_temperature_softens_the_probabilities_but_keeps_the_answer():
+    X = np.zeros((1, N_PIXELS), dtype=np.float32)
+    X[0, 0] = 1
+    sharp = open_network(temperature=1.0).predict_proba(X)
+    soft = open_network(temperature=2.0).predict_proba(X)
+    e2 = math.exp(2)
+    assert soft[0, 3] == pytest.approx(e2 / (e2 + 9), rel=1e-6)
+    assert soft[0, 3] < sharp[0, 3] and soft.argmax() == sharp.argmax() == 3
+
+
+def test_outputs_and_calibration_survive_the_model_file(tmp_path):
+    network = open_network(threshold=0.3, temperature=1.7).with_calibration(confidence_threshold=0.95)
+    network.save(tmp_path / "open.npz")
+    loaded = Network.load(tmp_path / "open.npz")
+    assert loaded.output_labels == ("a", "not a digit")
+    assert loaded.calibration == {"temperature": pytest.approx(1.7), "digit_threshold": pytest.approx(0.3),
+                                  "confidence_threshold": pytest.approx(0.95)}
+    assert loaded.version == network.version
+    assert loaded.version != open_network(threshold=0.4, temperature=1.7).version
+    assert loaded.describe()["output_labels"] == ["a", "not a digit"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("temperature", np.array(-1.0), "temperature must be a positive number"),
+        ("digit_threshold", np.array(1.5), "digit_threshold must lie in [0, 1]"),
+        ("output_labels", np.array(["a"]), "must start with 784 inputs and end with 10 outputs and 1 more"),
+    ],
+)
+def test_malformed_calibration_is_refused(tmp_path, key, value, message):
+    arrays = open_network().to_arrays()
+    arrays[key] = value
+    with pytest.raises(ModelFileError, match=re.escape(message)):
+        Network.from_arrays(tmp_path / "m.npz", arrays, {})
+
+
+def test_a_ten_output_network_without_calibration_calls_everything_a_digit():
+    network = tiny_network_of_ten()
+    prediction = network.recognise(np.zeros((3, N_PIXELS), dtype=np.float32))
+    assert prediction.is_digit.all() and network.calibration["temperature"] == 1.0
+
+
+def tiny_network_of_ten():
+    return Network.initialise((N_PIXELS, 4, N_CLASSES), np.random.default_rng(0))

@@ -96,6 +96,8 @@ def reference_network(app):
     return Network(
         [W.astype(np.float64) for W in model.weights],
         [b.astype(np.float64) for b in model.biases],
+        output_labels=model.output_labels,
+        calibration=model.calibration,
     )
 
 
@@ -104,7 +106,7 @@ def reference_probabilities(png, network):
     field = ink_intensity(decode_image(png, DEFAULT_MAX_PIXELS))
     for step in DIGIT_FIELD_STEPS:
         field = step(field)
-    return network.forward(field.reshape(1, N_PIXELS))[-1][0]
+    return network.predict_proba(field.reshape(1, N_PIXELS))[0]
 
 
 @pytest.mark.parametrize(("shape", "style", "line_width", "side", "form"), CASES)

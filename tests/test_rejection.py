@@ -1,4 +1,4 @@
-"""The not-a-digit head: its decision on clear drawings, its arrays, its training."""
+"""Telling digits from other marks: the committed model on clear drawings, and the older models' head arrays."""
 
 import json
 import math
@@ -18,7 +18,6 @@ from model.rejection import (
     RejectionArraysError,
 )
 from model.training import negatives
-from model.training.train_rejection import fit_head, main, threshold_for
 
 
 def ellipse(centre_x, centre_y, half_width, half_height, n_points=21):
@@ -47,51 +46,43 @@ def network():
     return Network.load(model.DEFAULT_MODEL_PATH)
 
 
-@pytest.fixture(scope="module")
-def committed_head(network):
-    return network.not_digit
-
-
 @pytest.fixture()
 def small_head():
     """An untrained head reading the two hidden layers of a 784-800-800-10 network."""
     return NotDigitHead.initialise((1, 2), 1600, (8,), np.random.default_rng(0))
 
 
-def activations_of(network, strokes, style="transparent"):
-    """Draw strokes as the page would, send the PNG through the real pipeline; return the activations."""
-    field = digit_field(ink_from_bytes(draw_png(strokes, style)))
-    return network.forward(field.reshape(1, -1))
+def field_of(strokes, style="transparent"):
+    """Draw strokes as the page would and send the PNG through the real pipeline; return the (1, 784) input."""
+    return digit_field(ink_from_bytes(draw_png(strokes, style))).reshape(1, -1)
 
 
 @pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("name", CLEAR_DIGITS)
-def test_a_clear_digit_is_a_digit(network, committed_head, name, style):
-    assert committed_head.is_digit(activations_of(network, CLEAR_DIGITS[name], style)).tolist() == [True]
+def test_a_clear_digit_is_a_digit(network, name, style):
+    assert network.recognise(field_of(CLEAR_DIGITS[name], style)).is_digit.tolist() == [True]
 
 
 @pytest.mark.parametrize("style", STYLES)
 @pytest.mark.parametrize("name", CLEAR_NON_DIGITS)
-def test_a_clear_letter_or_symbol_is_not_a_digit(network, committed_head, name, style):
-    assert committed_head.is_digit(activations_of(network, CLEAR_NON_DIGITS[name], style)).tolist() == [False]
+def test_a_clear_letter_or_symbol_is_not_a_digit(network, name, style):
+    assert network.recognise(field_of(CLEAR_NON_DIGITS[name], style)).is_digit.tolist() == [False]
 
 
-def test_the_decision_is_vectorised_over_the_batch(network, committed_head):
+def test_the_decision_is_vectorised_over_the_batch(network):
     drawings = [*CLEAR_DIGITS.values(), *CLEAR_NON_DIGITS.values()]
-    fields = np.stack([digit_field(ink_from_bytes(draw_png(strokes))).ravel() for strokes in drawings])
-    activations = network.forward(fields)
-    scores = committed_head.score(activations)
-    assert scores.shape == (len(drawings),) and scores.dtype == np.float32
-    one_by_one = [committed_head.score([layer[i : i + 1] for layer in activations])[0] for i in range(len(drawings))]
-    np.testing.assert_allclose(scores, one_by_one, rtol=1e-5)
+    fields = np.concatenate([field_of(strokes) for strokes in drawings])
+    together = network.recognise(fields)
+    one_by_one = [network.recognise(fields[i : i + 1]) for i in range(len(drawings))]
+    assert together.is_digit.tolist() == [bool(p.is_digit[0]) for p in one_by_one]
+    np.testing.assert_allclose(together.probabilities, np.concatenate([p.probabilities for p in one_by_one]),
+                               rtol=1e-5, atol=1e-7)
 
 
-def test_the_committed_head_records_how_it_was_made(committed_head):
-    description = committed_head.describe()
-    # Heads trained before the trainers moved to model/training record the old module path.
-    assert re.match(r"python -m model\.(training\.)?train_rejection ", description["command"])
+def test_the_committed_model_says_how_it_tells_digits_from_other_marks(network):
+    description = network.describe()["not_digit"]
+    assert re.match(r"python -m model\.(training\.)?train(_rejection)? ", description["command"])
     assert 0 < description["threshold"] < 1
-    assert description["cross_validated"]["digits_rejected"] <= description["target_digit_rejection"]
     assert set(description["measuring_writers"]) >= {"digits_rejected", "others_rejected", "mnist_test_rejected"}
 
 
@@ -141,7 +132,7 @@ def spoil(arrays, key, value):
         ("not_digit_b1", None, "missing array 'not_digit_b1'"),
         ("not_digit_W1", np.zeros((9, 1), np.float32), "has shape (9, 1), expected (8, fan_out)"),
         ("not_digit_b0", np.zeros(7, np.float32), "has shape (7,), expected (8,)"),
-        ("not_digit_W0", np.zeros((1600, 8), np.float64), "dtype float64, expected float32"),
+        ("not_digit_W0", np.zeros((1600, 8), np.float64), "must all have the same dtype"),
         ("not_digit_b0", np.full(8, np.nan, np.float32), "NaN or infinite"),
         (THRESHOLD_KEY, np.array(1.5, np.float32), "must be a single float in [0, 1]"),
         (METADATA_KEY, np.array("{not json"), "not valid JSON"),
@@ -161,46 +152,6 @@ def test_a_head_that_does_not_fit_the_network_is_refused(small_head):
         NotDigitHead.from_arrays(small_head.to_arrays(), (784, 500, 500, 10))
 
 
-def test_gradients_match_finite_differences():
-    rng = np.random.default_rng(2)
-    head = NotDigitHead.initialise((1,), 6, (4,), rng)
-    head.weights = [W.astype(np.float64) for W in head.weights]
-    head.biases = [b.astype(np.float64) + rng.normal(0, 0.1, b.shape) for b in head.biases]
-    features = rng.uniform(0, 1, (10, 6))
-    targets = (rng.random(10) < 0.5).astype(np.float64)
-    weights = rng.uniform(0.5, 2, 10)
-    _, weight_gradients, _ = head.loss_and_gradients(features, targets, weights)
-    step = 1e-6
-    for i, j in ((0, (2, 3)), (1, (1, 0))):
-        original = head.weights[i][j]
-        head.weights[i][j] = original + step
-        above = head.loss_and_gradients(features, targets, weights)[0]
-        head.weights[i][j] = original - step
-        below = head.loss_and_gradients(features, targets, weights)[0]
-        head.weights[i][j] = original
-        assert weight_gradients[i][j] == pytest.approx((above - below) / (2 * step), rel=1e-4)
-
-
-def test_a_small_seeded_training_run_learns_digits_from_scribbles(network):
-    rng = np.random.default_rng(0)
-    digits = [strokes for strokes in CLEAR_DIGITS.values() for _ in range(20)]
-    scribbles = [negatives.scribble(rng) for _ in range(60)]
-    fields = np.stack([digit_field(ink_from_bytes(draw_png(strokes))).ravel() for strokes in digits + scribbles])
-    template = NotDigitHead.initialise((2,), 800, (1,), rng)
-    features = template.features(network.forward(fields))
-    targets = np.repeat([0, 1], 60).astype(np.float32)
-    shares = np.full(120, 1 / 120, np.float32)
-    head = fit_head(features, targets, shares, np.random.default_rng(0), (2,), 800, hidden=(16,), epochs=300)
-    scores = head.forward_features(features)[-1][:, 0]
-    assert np.mean((scores >= 0.5) == targets) >= 0.95
-
-
-def test_the_threshold_rejects_at_most_the_share_asked_for():
-    scores = np.linspace(0, 1, 1000, dtype=np.float32)
-    threshold = threshold_for(scores, 0.005)
-    assert np.count_nonzero(scores >= threshold) == 5
-
-
 @pytest.mark.parametrize(
     ("stroke", "fair"),
     [
@@ -213,10 +164,3 @@ def test_the_threshold_rejects_at_most_the_share_asked_for():
 )
 def test_a_part_of_a_digit_that_is_itself_a_fair_digit_is_no_negative(stroke, fair):
     assert negatives.is_fair_digit_part(stroke) is fair
-
-
-def test_training_without_the_data_fails_with_a_clear_message(tmp_path, capsys):
-    status = main(["--data", str(tmp_path), "--out", str(tmp_path / "head.npz")])
-    assert status == 1
-    assert f"data not found: {tmp_path / 'handwriting' / 'unipen-dev.jsonl.gz'}" in capsys.readouterr().err
-    assert not (tmp_path / "head.npz").exists()

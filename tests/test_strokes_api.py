@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from bench.support.drawing import encode_style, encode_image
+from bench.support.drawing import encode_image, encode_style
 from model.constants import CANVAS_HEIGHT
 from model.training.handwriting import render_strokes
 from tests.test_segment import four_in_two_strokes, marks_in, one, seven, three, two

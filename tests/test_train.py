@@ -1,7 +1,9 @@
 """The trainer: seeding, validation, Ctrl-C, the command line and its model file."""
 
 import functools
+import gzip
 import io
+import json
 import shlex
 import subprocess
 import sys
@@ -13,6 +15,8 @@ import pytest
 from model.network import Network
 from model.preprocess import PREPROCESSING_VERSION
 from model.training.augment import KINDS
+from model.training.canvas import split_training_writers
+from model.training.handwriting import is_measuring_writer, load_handwriting, split_by_writer
 from model.training.mnist import SHA256, Mnist, load_mnist
 from model.training.train import (
     PRESETS,
@@ -23,6 +27,7 @@ from model.training.train import (
     main,
     train,
 )
+from model.training.trainset import NOT_A_DIGIT, Handwriting, read_handwriting
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -242,3 +247,72 @@ def test_command_line_smoke_run(mnist_dir, tmp_path):
     assert metadata["preset"] == "quick" and metadata["best_epoch"] == 1
     assert 0.5 < metadata["test_accuracy"] <= 1.0
     assert f"saved {out}" in completed.stdout
+
+
+# ---- Canvas handwriting and what is not a digit ----
+
+HANDWRITING_KEYS = {"calibration", "test_not_digit", "handwriting"}
+
+
+@pytest.fixture(scope="module")
+def small_handwriting(handwriting_path, others_path):
+    """A few training writers' digits and letters, fitting and calibration writers apart, as read_handwriting splits them."""
+    digits, _ = split_by_writer(load_handwriting(handwriting_path))
+    others, _ = split_by_writer(load_handwriting(others_path))
+    fitting_digits, calibration_digits = split_training_writers(digits)
+    fitting_others, calibration_others = split_training_writers(others)
+    return Handwriting(fitting_digits[:150], fitting_others[:100], calibration_digits[:60], calibration_others[:40])
+
+
+def handwriting_config(**changes):
+    return tiny_config(epochs=1, augment=(), variants=1, refresh=0.5, generated=21, **changes)
+
+
+def test_handwriting_training_is_seeded_and_records_itself(small_handwriting):
+    data = synthetic_mnist()
+    first = quiet_train(handwriting_config(seed=3), data, handwriting=small_handwriting).network
+    second = quiet_train(handwriting_config(seed=3), data, handwriting=small_handwriting).network
+    for a, b in zip(first.weights + first.biases, second.weights + second.biases):
+        np.testing.assert_array_equal(a, b)
+    assert first.calibration == second.calibration
+    labels = sorted({sample["label"] for sample in small_handwriting.others})
+    assert first.output_labels == (*labels, NOT_A_DIGIT)
+    assert first.layer_sizes == (784, 16, 10 + len(labels) + 1)
+    assert set(first.metadata) == METADATA_KEYS | HANDWRITING_KEYS
+    assert first.metadata["handwriting"]["fitting_digits"] == 150
+    assert {"canvas_accuracy", "rejection"} <= set(first.metadata["history"][0])
+    assert first.calibration["temperature"] > 0 and 0 <= first.calibration["digit_threshold"] <= 1
+
+
+def test_one_not_a_digit_output_when_asked(small_handwriting):
+    network = quiet_train(handwriting_config(negatives="one"), synthetic_mnist(), handwriting=small_handwriting).network
+    assert network.output_labels == (NOT_A_DIGIT,) and network.layer_sizes[-1] == 11
+
+
+def test_fine_tuning_starts_from_the_given_network(small_handwriting):
+    data = synthetic_mnist()
+    base = quiet_train(tiny_config(epochs=1, augment=()), data).network
+    tuned = quiet_train(handwriting_config(learning_rate=1e-9), data, handwriting=small_handwriting,
+                        initial=base).network
+    np.testing.assert_allclose(tuned.weights[0], base.weights[0], atol=1e-6)
+    np.testing.assert_allclose(tuned.weights[1][:, :10], base.weights[1], atol=1e-6)
+    assert tuned.metadata["initialised_from"]["version"] == base.version
+
+
+def test_extra_handwriting_files_join_the_training_writers(tmp_path, handwriting_path):
+    extra = tmp_path / "corrections.jsonl.gz"
+    strokes = [[[10.0, 10.0], [10.0, 100.0]]]
+    rows = [{"label": 1, "strokes": strokes, "writer": "corrections/w1"},
+            {"label": None, "strokes": strokes},
+            {"label": "a", "strokes": strokes, "writer": "corrections/w1"}]
+    with gzip.open(extra, "wt", encoding="utf-8") as file:
+        file.write("\n".join(json.dumps(row) for row in rows))
+    plain = read_handwriting(handwriting_path.parent)
+    extended = read_handwriting(handwriting_path.parent, [extra])
+    added = (len(extended.digits) + len(extended.calibration_digits)
+             - len(plain.digits) - len(plain.calibration_digits))
+    added_others = (len(extended.others) + len(extended.calibration_others)
+                    - len(plain.others) - len(plain.calibration_others))
+    assert (added, added_others) == (1, 2)
+    every = extended.digits + extended.others + extended.calibration_digits + extended.calibration_others
+    assert not any(is_measuring_writer(sample["writer"]) for sample in every if sample.get("writer"))

@@ -43,6 +43,7 @@ from model.report_files import (
     most_accepted_characters,
     per_digit_accuracy,
 )
+from model.training.measure import reliability
 from model.training.mnist import MnistError, load_test_set
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -50,8 +51,8 @@ DEFAULT_DATA_DIR = PROJECT_ROOT.parent / "shared" / "mnist"
 """The four MNIST files, beside the project (never copied into it)."""
 
 MEASURED_BY = (
-    "measured once by the head's training (python -m model.training.train_rejection) "
-    "on UNIPEN writers never used for training, copied from the model file"
+    "measured once on UNIPEN writers never used for training or tuning (python -m model.training.measure "
+    "--record), copied from the model file"
 )
 """Where the report's `not_digit.measuring_writers` figures come from: not from this evaluation."""
 
@@ -169,6 +170,7 @@ def build_report(network, labels, scores, shown_errors, evaluated_at, n_availabl
             for index in shown_errors
         ],
         "not_digit": rejection_report(network.describe()["not_digit"], labels, scores),
+        "reliability": reliability(np.where(scores.is_digit, confidence, 0.0), (scores.predicted == labels) & scores.is_digit),
         "images": dict(REPORT_PICTURES),
     }
 

@@ -57,6 +57,17 @@ CURVE_STEPS = 8
 STRAIGHTNESS = 0.15
 """A stroke straying less than this share of its length from its chord is straight."""
 
+TOUCHING_GAP = (-25, 3)
+"""Space between two touching digits, in drawing units at DIGIT_HEIGHT: negative overlaps."""
+
+CUT_AT = (0.35, 0.65)
+HALF_DIGIT_ATTEMPTS = 5
+"""Where a wrong cut crosses a digit, as a share of its height or width."""
+
+DASH_LENGTH = (40, 120)
+DASH_TILT = 0.08
+"""A dash's length in drawing units, and the spread of its slope."""
+
 STEEPNESS = 0.6
 """A stroke whose width is less than this share of its height is steep."""
 
@@ -122,9 +133,13 @@ def random_strokes(rng):
     return place([smooth_curve(rng.uniform(0, 1, (rng.integers(2, 4), 2))) for _ in range(n_strokes)], rng)
 
 
-def side_by_side(digits, rng):
-    """Return two or three digit samples written next to each other, as one drawing."""
-    picks = rng.choice(len(digits), rng.integers(*SIDE_BY_SIDE), replace=False)
+def side_by_side(digits, rng, count=None, gaps=DIGIT_GAP):
+    """Return two or three digit samples written next to each other, as one drawing.
+
+    count : how many digits (None: at random from SIDE_BY_SIDE); gaps: (low, high) of the
+            space between them in DIGIT_HEIGHT units' drawing units, negative to overlap
+    """
+    picks = rng.choice(len(digits), count or rng.integers(*SIDE_BY_SIDE), replace=False)
     strokes, x = [], 0.0
     for pick in picks:
         parts = [np.asarray(stroke, dtype=float) for stroke in digits[pick]["strokes"]]
@@ -133,7 +148,7 @@ def side_by_side(digits, rng):
         scale = DIGIT_HEIGHT / max(high[1] - low[1], 1)
         shift = np.array([x, rng.normal(0, DIGIT_HEIGHT / 12)])
         strokes.extend((part - low) * scale + shift for part in parts)
-        x += (high[0] - low[0]) * scale + rng.uniform(*DIGIT_GAP)
+        x += (high[0] - low[0]) * scale + rng.uniform(*gaps)
     return place(strokes, rng)
 
 
@@ -192,12 +207,54 @@ def partial_strokes(digits):
     return drawings
 
 
+def touching(digits, rng):
+    """Return two digits written so close that they touch or overlap: what a missed cut leaves."""
+    return side_by_side(digits, rng, count=2, gaps=TOUCHING_GAP)
+
+
+def half_digit(digits, rng, attempts=HALF_DIGIT_ATTEMPTS):
+    """Return the part of a digit on one side of a cut through it: what a wrong cut leaves.
+
+    The cut runs across the digit at a random height or width between a third and two thirds;
+    each stroke keeps its runs of points on the kept side. A part that is itself a fair digit
+    (a straight steep line, a loop) is drawn again; after `attempts` a dash is returned.
+    """
+    for _ in range(attempts):
+        strokes = [np.asarray(stroke, dtype=float) for stroke in digits[rng.integers(len(digits))]["strokes"]]
+        points = np.concatenate(strokes)
+        axis = int(rng.integers(2))
+        low, high = points[:, axis].min(), points[:, axis].max()
+        cut = low + rng.uniform(*CUT_AT) * (high - low)
+        keep_below = rng.random() < 0.5
+        pieces = []
+        for stroke in strokes:
+            kept = (stroke[:, axis] < cut) == keep_below
+            breaks = np.flatnonzero(np.diff(kept.astype(int))) + 1
+            pieces.extend(stroke[run] for run in np.split(np.arange(len(stroke)), breaks)
+                          if kept[run[0]] and len(run) > 2)
+        if pieces and not (len(pieces) == 1 and is_fair_digit_part(pieces[0])):
+            return place(pieces, rng)
+    return dash(rng)
+
+
+def dash(rng):
+    """Return a short, nearly level stroke, as long as a digit is wide: a minus sign or a hyphen."""
+    length = rng.uniform(*DASH_LENGTH)
+    start = rng.uniform(BORDER, CANVAS_HEIGHT - BORDER - length, 2)
+    end = start + [length, length * rng.normal(0, DASH_TILT)]
+    middle = (start + end) / 2 + rng.normal(0, 1.0, 2)
+    return [np.round(np.stack([start, middle, end]), 1).tolist()]
+
+
 GENERATORS = {
     "scribble": lambda digits, others, rng: scribble(rng),
     "zigzag": lambda digits, others, rng: zigzag(rng),
     "random_strokes": lambda digits, others, rng: random_strokes(rng),
     "side_by_side": lambda digits, others, rng: side_by_side(digits, rng),
     "with_mark": with_mark,
+    "touching": lambda digits, others, rng: touching(digits, rng),
+    "half_digit": lambda digits, others, rng: half_digit(digits, rng),
+    "dash": lambda digits, others, rng: dash(rng),
 }
 """Kinds of generated negatives drawn at random, by name; each returns one drawing's strokes."""
 

@@ -26,8 +26,9 @@ from bench.support.page import (
 
 ONE = [(140, 45), (140, 235)]
 (SEVEN,) = DIGIT_STROKES[7]
-TOP_BAR = [(60, 40), (200, 40)]
-"""A stroke across ONE's top; at x = 100 it is clear of ONE's ink."""
+TOP_BAR = [(60, 40), (140, 45)]
+"""A bar to ONE's top, making a 7 (across it, it would make a T, which is not a digit); at x = 100 it
+is clear of ONE's ink."""
 
 EMPTY_STATUS = "Write a digit or a number"
 QUIET_S = 0.6
