@@ -15,8 +15,10 @@ import model
 from app import create_app
 from app.headers import CONTENT_SECURITY_POLICY
 from app.pages import IMAGE_MAX_AGE_S, MODEL_PAGE_KEY, STROKE_WIDTH
+from app.report import describe_rejection
 from bench.support.server import PROJECT_ROOT
 from model.constants import N_CLASSES, N_PIXELS
+from model.formatting import percent
 from model.network import Network
 from model.report_files import DEFAULT_REPORT_DIR, REPORT_JSON, REPORT_PICTURES
 
@@ -377,3 +379,16 @@ def test_the_page_describes_the_network_in_the_models_own_words(headless_model_p
 
     assert served.describe()["summary"] in text
     assert "one hidden layer of 16 logistic units" in text
+
+
+def test_the_reliability_rows_say_how_often_each_confidence_was_right():
+    """/model shows a model's reliability record (confidence against accuracy) as table rows, empty bins left out."""
+    head = {"measuring_writers": {"reliability": [
+        {"low": 0.5, "high": 0.9, "answers": 40, "confidence": 0.8, "right": 0.75},
+        {"low": 0.9, "high": 0.99, "answers": 0, "confidence": None, "right": None},
+        {"low": 0.99, "high": 1.0, "answers": 1200, "confidence": 0.998, "right": 0.9975},
+    ]}}
+    rows = describe_rejection(head)["reliability"]
+    assert [row["answers"] for row in rows] == ["40", "1,200"]
+    assert rows[0]["bin"] == "0.5–0.9" and rows[1]["right"] == percent(0.9975)
+    assert rows[1]["bar"] == 0.9975
