@@ -93,6 +93,9 @@ MAX_LINE_TILT = 10.0
 LINE_SEARCH_SIDE = 256
 """Longer side of the copy on which the lines' angle is searched."""
 
+MIN_LINE_SEARCH_SIDE = 8
+"""A strip narrower than this on the search copy has no ruled lines to find."""
+
 LINE_FRINGE = 0.3
 """Rows beside a ruled line covered this much belong to it (its blurred edges)."""
 
@@ -288,11 +291,12 @@ def _line_angle(candidates):
     """
     height, width = candidates.shape
     factor = max(1, -(-max(height, width) // LINE_SEARCH_SIDE))
+    h, w = height // factor, width // factor
+    if min(h, w) < MIN_LINE_SEARCH_SIDE:
+        return None
     small = candidates
     if factor > 1:
-        cut = candidates[: height - height % factor or height, : width - width % factor or width]
-        h, w = cut.shape[0] // factor, cut.shape[1] // factor
-        small = cut[: h * factor, : w * factor].reshape(h, factor, w, factor).any(axis=(1, 3))
+        small = candidates[: h * factor, : w * factor].reshape(h, factor, w, factor).any(axis=(1, 3))
     coarse = _best_angle(small, np.radians(MAX_LINE_TILT), 1 / max(small.shape[1], 1))
     if coarse is None or factor == 1:
         return coarse
