@@ -15,8 +15,8 @@ usual route of document binarisation instead:
    by a grey closing wider than any stroke (it fills the ink in with the
    paper around it) and divided out: shading and shadows multiply the
    light, so the ratio to the local paper is the ink's contrast.
-3. Noise: a picture whose neighbouring paper pixels are equal (a canvas,
-   a clean export) has no grain or shading: its ink is its contrast to the
+3. Noise: a picture most of whose pixels are at exactly one level (a
+   canvas, a clean export) has no grain or shading: its ink is its contrast to the
    border's paper level, as drawn, and nothing else is done. Otherwise the
    contrast is smoothed a little and the paper's spread is measured
    robustly (median and MAD, paper being most pixels).
@@ -55,11 +55,8 @@ enough to follow a shadow's edge."""
 DARK_INK_PAPER = 0.5
 """A flat picture whose border is brighter than this is dark ink on light paper."""
 
-FLAT_SHARE = 0.75
-"""Share of exactly equal neighbouring pixels above which the paper is flat (a canvas's is over 0.9)."""
-
 PAPER_SHARE = 0.5
-"""Share of a flat picture's pixels at exactly its paper's level: a canvas's digit covers far less."""
+"""Share of a flat picture's pixels at exactly its paper's level: a canvas's or MNIST's digit covers far less."""
 
 SMOOTHING_SIGMA = 1.0
 """Gaussian smoothing of a noisy picture's contrast, in working pixels: grain is finer than strokes."""
@@ -150,13 +147,17 @@ def _working_channels(image):
 def _flat_contrast(darkest, lightest):
     """Return the contrast of a flat picture's ink to its paper, the border's level, in [0, 1].
 
-    Light paper carries dark ink; dark paper (a black canvas) light ink.
+    Light paper carries dark ink; dark paper (a black canvas, MNIST) light
+    ink. Written as a difference, so that white or black paper gives the
+    ink exactly as drawn.
     """
     paper = _border_median(darkest)
     if paper > DARK_INK_PAPER:
-        return _contrast(darkest, paper)
-    inverted = 1 - lightest
-    return _contrast(inverted, _border_median(inverted))
+        contrast = (np.float32(paper) - darkest) / np.float32(paper)
+    else:
+        paper = _border_median(lightest)
+        contrast = (lightest - np.float32(paper)) / np.float32(max(1 - paper, EPSILON))
+    return np.clip(contrast, 0, 1, out=contrast)
 
 
 def _grey_levels(image):
@@ -205,17 +206,13 @@ def _background(signal):
 
 
 def _is_flat(signal):
-    """Say whether the paper is flat: nearly all neighbouring pixels are exactly equal, as on a canvas.
+    """Say whether the paper is flat: most pixels are at exactly the border's level, as on a canvas.
 
-    Such a picture (a canvas, a clean export) keeps the ink it was drawn
-    with: its contrast to the one paper level of its border. A heavily
-    compressed photo has flat 8×8 blocks too, but each at its own level:
-    most of a flat picture is at exactly one level, its paper's.
+    Such a picture (a canvas, a clean export, an MNIST digit) keeps the ink
+    it was drawn with: its contrast to that one paper level. Paper under a
+    camera is never one level: grain, noise and shading spread it, and a
+    compressed photo's flat 8×8 blocks each sit at a level of their own.
     """
-    if signal.shape[1] < 2:
-        return True
-    if float(np.mean(signal[:, 1:] == signal[:, :-1])) < FLAT_SHARE:
-        return False
     return float(np.mean(signal == _border_median(signal))) >= PAPER_SHARE
 
 
