@@ -1,7 +1,7 @@
 """Response headers: a strict security policy for every response, CORS for the API.
 
 The page loads only its own scripts, styles and images (the preview is a
-data URL), so the Content-Security-Policy allows nothing else, no inline
+data URL, a chosen photo a blob: URL made in the page), so the Content-Security-Policy allows nothing else, no inline
 script, and no framing. The API is public and takes no credentials, so any
 origin may call it: CORS allows every origin but never credentials.
 """
@@ -11,7 +11,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self' data:",
+        "img-src 'self' data: blob:",
         "connect-src 'self'",
         "object-src 'none'",
         "base-uri 'none'",

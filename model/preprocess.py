@@ -7,7 +7,8 @@ A drawing from a canvas is nothing like that: large, anywhere on the canvas,
 dark on light or ink in the alpha channel. Each step below brings it closer,
 and each is a pure function that can be tested on its own:
 
-    ink_from_bytes:  decode_image → ink_intensity
+    ink_from_bytes:  decode_image → ink_intensity (the alpha of a transparent
+                     canvas, or model.paper.separate_ink of ink on paper)
     digit_field:     crop_to_ink → thicken_thin_strokes → crop_to_ink
                      → fit_to_box → centre_by_mass
 
@@ -28,6 +29,7 @@ from PIL import Image, ImageOps
 from scipy import ndimage
 
 from model.constants import IMAGE_SIDE, MAX_INTENSITY
+from model.paper import separate_ink
 
 PREPROCESSING_VERSION = 2
 """Bumped whenever a change here alters the network's input for the same image."""
@@ -59,12 +61,6 @@ STROKE_MASK_LEVEL = 0.5
 
 THICKENING_SIDE = 80
 """Longer side a crop is shrunk to before thickening: enough detail, bounded cost."""
-
-SIXTEEN_BIT_MAX = 65535
-"""Full scale of 16-bit greyscale images."""
-
-SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
-"""Pillow modes whose values are scaled by `SIXTEEN_BIT_MAX`, not 255."""
 
 ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 """Pillow modes that carry an alpha channel."""
@@ -170,12 +166,10 @@ def _check_png_checksums(data):
 def ink_intensity(image):
     """Return how much ink covers each pixel, shape (height, width), float32 in [0, 1].
 
-    Polarity is detected, not assumed. An image whose alpha varies is a
-    drawing on a transparent canvas: the alpha is the ink, whatever its
-    colour. Otherwise the luminance decides: the border is mostly
-    background, so when its median is light the ink is dark and the
-    luminance is inverted. The background level is then mapped to 0, so
-    grey paper counts as no ink.
+    An image whose alpha varies is a drawing on a transparent canvas: the
+    alpha is the ink, whatever its colour. Any other picture is ink on
+    paper, light or dark, flat or photographed: `separate_ink` takes the
+    paper away (its shading, shadows, grain and ruled lines).
     """
     if image.mode == "P" or "transparency" in image.info:
         image = image.convert("RGBA")
@@ -184,12 +178,7 @@ def ink_intensity(image):
         if alpha.max() == 0 or alpha.min() < alpha.max():
             return _full_contrast(alpha)
         image = image.convert("RGB")
-    luminance = _luminance(image)
-    border = np.concatenate([luminance[0], luminance[-1], luminance[:, 0], luminance[:, -1]])
-    background = float(np.median(border))
-    ink = 1 - luminance if background > 0.5 else luminance
-    ink -= min(background, 1 - background)
-    return _full_contrast(np.clip(ink, 0, 1, out=ink))
+    return _full_contrast(separate_ink(image))
 
 
 def _full_contrast(ink):
@@ -202,16 +191,6 @@ def _full_contrast(ink):
     if darkest > INK_NOISE_LEVEL:
         ink /= darkest
     return ink
-
-
-def _luminance(image):
-    """Return the luminance of an image without alpha, shape (height, width), float32 in [0, 1]."""
-    if image.mode in SIXTEEN_BIT_MODES:
-        values = np.asarray(image, dtype=np.float32) / SIXTEEN_BIT_MAX
-        return np.clip(values, 0, 1, out=values)
-    if image.mode == "F":
-        return np.clip(np.asarray(image, dtype=np.float32), 0, 1)
-    return np.asarray(image.convert("L"), dtype=np.float32) / MAX_INTENSITY
 
 
 def crop_box(ink):

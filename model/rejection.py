@@ -21,6 +21,7 @@ in the digit network's own model file beside ``W0``, ``b0``, ...
 import json
 
 import numpy as np
+
 from model import layers
 from model.constants import DTYPE
 

@@ -204,3 +204,18 @@ def bar_shares(page):
     return page.locator("#probabilities .probability-fill").evaluate_all(
         "fills => fills.map(f => Number(getComputedStyle(f).getPropertyValue('--share')))"
     )
+
+
+def choose_photo(page, jpeg, name="photo.jpg"):
+    """Choose JPEG bytes in the page's "Use a photo" file input, as a person picking a file would."""
+    page.locator("#photo-input").set_input_files(
+        {"name": name, "mimeType": "image/jpeg", "buffer": jpeg})
+
+
+def wait_for_photo_answer(page, timeout_s=PREDICTION_TIMEOUT_S):
+    """Wait until the photo's answer or an error is shown; return the status text."""
+    wait_until(page, lambda: page.evaluate(
+        "document.getElementById('photo-answer').textContent !== ''"
+        " || document.getElementById('photo-status').classList.contains('is-error')"),
+        "the photo's answer", timeout_s)
+    return page.locator("#photo-status").inner_text()

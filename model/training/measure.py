@@ -26,9 +26,9 @@ import model
 from model.constants import MAX_INTENSITY, N_CLASSES
 from model.modelfile import read_model_file, write_model_file
 from model.preprocess import NoInkError, digit_field
+from model.training import negatives
 from model.training.handwriting import load_handwriting, render_strokes, split_by_writer
 from model.training.mnist import load_mnist, to_features
-from model.training import negatives
 from model.training.trainset import DIGITS_FILE, GENERATED_KINDS, OTHERS_FILE
 
 WIDTHS = (8, 13, 18, 23, 28)

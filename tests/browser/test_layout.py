@@ -13,11 +13,14 @@ import pytest
 
 from bench.support.page import (
     PHONE_VIEWPORT,
+    choose_photo,
     draw_stroke,
     load_every_image,
     settle,
     wait_for_number,
+    wait_for_photo_answer,
 )
+from tests.browser.test_photo import number_photo
 
 ARTIFACTS_DIR = Path(__file__).resolve().parent.parent / "artifacts"
 """Where the screenshots are kept for a person to look at (git ignores it)."""
@@ -30,8 +33,8 @@ VIEWPORTS = {
 }
 """A phone, a tablet held upright, a laptop and a wide screen, by width."""
 
-PAGES = {"drawing": "/", "model": "/model", "error": "/no-such-page"}
-"""The drawing page, the model page and the site's error page (an unknown path)."""
+PAGES = {"drawing": "/", "photo": "/", "model": "/model", "error": "/no-such-page"}
+"""The drawing page (with a number drawn, or a photo of one chosen), the model page and the site's error page (an unknown path)."""
 
 FORTY_TWO = [[(95, 50), (50, 170), (150, 170)], [(125, 70), (125, 240)],
              [(210, 95), (235, 55), (285, 55), (305, 95), (290, 140), (215, 235), (315, 235)]]
@@ -166,6 +169,9 @@ def open_and_fill(new_page, name, viewport, scheme):
     page = new_page(PAGES[name], viewport=viewport, color_scheme=scheme)
     if name == "drawing":
         draw_a_number(page)
+    elif name == "photo":
+        choose_photo(page, number_photo())
+        wait_for_photo_answer(page)
     else:
         load_every_image(page)
         page.evaluate("window.scrollTo(0, 0)")
