@@ -11,11 +11,11 @@ import io
 import numpy as np
 from PIL import Image
 
+from bench.support.digits import number_strokes
 from bench.support.page import PHONE_VIEWPORT, choose_photo, wait_for_photo_answer
-from model.constants import CANVAS_HEIGHT, MAX_INTENSITY
+from model.constants import MAX_INTENSITY
 from model.training.handwriting import render_strokes
 from model.training.photos import blank_photo, photo_of
-from tests.conftest import GLYPH_ADVANCE, GLYPH_MARGIN, glyph_strokes
 
 NUMBER = "42"
 PHOTO_SEED = 7
@@ -24,8 +24,8 @@ BLANK_SEED = 3
 
 def number_photo(text=NUMBER, seed=PHOTO_SEED):
     """Return JPEG bytes of a photo of `text` written in clear digits on paper."""
-    width = GLYPH_MARGIN + GLYPH_ADVANCE * len(text)
-    ink = render_strokes(glyph_strokes(text), size=(width, CANVAS_HEIGHT))
+    strokes, size = number_strokes(text)
+    ink = render_strokes(strokes, size=size)
     return photo_of(np.asarray(ink, dtype=np.float32) / MAX_INTENSITY, np.random.default_rng(seed))
 
 
