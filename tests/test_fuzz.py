@@ -30,6 +30,7 @@ from app.corrections import strokes_from
 from app.errors import ApiError
 from app.storage import sqlite_url
 from bench.support.drawing import encode_image
+from bench.support.hostile import canvas_of
 from model.constants import IMAGE_SIDE, N_CLASSES
 from model.preprocess import InputImageError, decode_image, ink_intensity, preprocess
 from model.recognise import recognise_number
@@ -253,7 +254,7 @@ BYTES_PER_PIXEL = 32
 
 @st.composite
 def many_marks(draw):
-    """Draw dark marks on white, PNG bytes: a dot grid, scattered dots, hatching or noise of any pitch and density."""
+    """Draw marks on the page's transparent canvas, PNG bytes: a dot grid, scattered dots, hatching or noise of any pitch and density."""
     side = draw(st.integers(16, MANY_MARKS_SIDE))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     rows, columns = np.indices((side, side))
@@ -268,7 +269,7 @@ def many_marks(draw):
         ink = (rows * draw(st.integers(-3, 3)) + columns) % draw(st.integers(2, 16)) == 0
     else:
         ink = rng.random((side, side)) < draw(st.floats(0.3, 0.7))
-    return encode_image(Image.fromarray(np.where(ink, 0, 255).astype(np.uint8), mode="L")), side
+    return canvas_of(ink), side
 
 
 @FUZZ_SETTINGS

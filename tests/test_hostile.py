@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 import model
-from bench.support.hostile import HOSTILE_CLASSES, HOSTILE_SIZES
+from bench.support.hostile import HOSTILE_CLASSES, HOSTILE_SIZES, OPAQUE_NOISES
 from model.constants import DEFAULT_MODEL_PATH, N_CLASSES
-from model.preprocess import InputImageError
+from model.preprocess import InputImageError, NoInkError
 from model.recognise import recognise_digit, recognise_number
 from model.segment import TooManyDigitsError
 
@@ -75,8 +75,11 @@ def worker_pids(server):
     return sorted(Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
 
 
-def assert_read_or_too_many(path, status, body):
-    """Assert a reading of the endpoint at `path`, or 422 too_many_digits from the number reader."""
+def assert_read_or_too_many(name, path, status, body):
+    """Assert a reading of the endpoint at `path`, 422 too_many_digits from the number reader, or 422 no_ink
+    where an opaque noise holds no ink on paper."""
+    if status == 422 and name in OPAQUE_NOISES and body["error"]["code"] == "no_ink":
+        return
     if status == 422 and path.startswith("/predict/number"):
         assert body["error"]["code"] == "too_many_digits", body
         return
@@ -89,7 +92,7 @@ def assert_read_or_too_many(path, status, body):
 @pytest.mark.parametrize(("name", "side", "path"), _cases(SMALL_SIDE, PATHS) + _cases(LARGE_SIDE, PATHS[1::2]))
 def test_a_drawing_of_thousands_of_marks_is_read_or_refused_as_too_many_digits(hostile_server, name, side, path):
     status, body = post_png(hostile_server, path, HOSTILE_CLASSES[name](side))
-    assert_read_or_too_many(path, status, body)
+    assert_read_or_too_many(name, path, status, body)
 
 
 def test_the_workers_outlive_the_largest_hostile_drawings(hostile_server):
@@ -105,7 +108,7 @@ def peak_allocated(read, png, served_model):
     tracemalloc.start()
     try:
         read(png, served_model)
-    except TooManyDigitsError:
+    except (TooManyDigitsError, NoInkError):
         pass
     finally:
         _, peak = tracemalloc.get_traced_memory()
@@ -138,7 +141,7 @@ def test_a_dot_grid_is_too_many_digits(served_model, side):
         recognise_number(HOSTILE_CLASSES["dot_grid"](side), served_model)
 
 
-@pytest.mark.parametrize("name", ["noise", "colour_noise", "hatching", "crosshatch"])
+@pytest.mark.parametrize("name", ["noise", "hatching", "crosshatch"])
 def test_a_texture_filling_the_image_reads_as_one_mark(served_model, name):
     try:
         readings = recognise_number(HOSTILE_CLASSES[name](SMALL_SIDE[name]), served_model)
