@@ -17,7 +17,7 @@ from model.preprocess import InputImageError, NoInkError, TooManyPixelsError
 from model.recognise import recognise_digit, recognise_number
 from model.segment import TooManyDigitsError
 
-from .confidence import is_confident
+from .confidence import confidence_threshold, is_confident
 from .errors import ApiError
 from .headers import add_cors_headers
 from .openapi import openapi_document
@@ -125,7 +125,7 @@ def reading_body(reading, with_preview=False):
     body = {
         "digit": digit,
         "confidence": rounded[digit],
-        "confident": reading.is_digit and is_confident(rounded[digit]),
+        "confident": reading.is_digit and is_confident(rounded[digit], confidence_threshold(get_model())),
         "is_digit": reading.is_digit,
         "probabilities": rounded,
     }

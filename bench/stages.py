@@ -93,7 +93,7 @@ def pipeline_steps(app, with_preview):
     def segment(ink):
         nonlocal box
         box = crop_box(ink)
-        find_digits(ink, model.predict_proba, max_digits)
+        find_digits(ink, model.recognise, max_digits)
         return ink
 
     def forward(field):

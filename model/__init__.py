@@ -12,6 +12,8 @@ The model protocol
 - ``recognise(images)`` -> `Prediction`: for a batch of digit fields,
   images of shape (n, 28, 28) or (n, 784), float32 in [0, 1], ink = 1;
 - ``predict_proba(images)`` -> ndarray of shape (n, 10): the digits' probabilities;
+- ``confidence_threshold``: the top probability from which an answer counts
+  as sure, chosen when the model was calibrated, or None when it was not;
 - ``version``: a short id of the weights, computed once when the file is read;
 - ``describe()`` -> dict: plain data for the /model page (kind, version,
   architecture, parameter count, training metadata).

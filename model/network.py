@@ -99,6 +99,16 @@ class Network:
         return float(self.calibration["temperature"])
 
     @property
+    def confidence_threshold(self):
+        """The top probability from which an answer is right often enough to be called sure, or None.
+
+        Chosen on held-out training writers when the network was calibrated;
+        None for older files, which leave the choice to the caller.
+        """
+        threshold = self.calibration["confidence_threshold"]
+        return None if threshold is None else float(threshold)
+
+    @property
     def version(self):
         """Return a short stable id: the layer sizes and a hash of the weight bytes.
 

@@ -80,7 +80,7 @@ def _find_digits(ink, model, max_digits, strokes):
     if strokes:
         regions = find_digits_by_strokes(ink, strokes, model.recognise, max_digits)
     if regions is None:
-        regions = find_digits(ink, model.predict_proba, max_digits)
+        regions = find_digits(ink, model.recognise, max_digits)
     return regions
 
 
@@ -99,7 +99,7 @@ def _holds_several_digits(ink, model, max_digits, strokes=None):
     if columns[-1] - columns[0] + 1 == columns.size:
         return False
     try:
-        return len(find_digits(ink, model.predict_proba, max_digits)) > 1
+        return len(find_digits(ink, model.recognise, max_digits)) > 1
     except TooManyDigitsError:
         return True
 

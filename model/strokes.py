@@ -29,7 +29,7 @@ import numpy as np
 from scipy import ndimage
 
 from model.preprocess import INK_NOISE_LEVEL, STROKE_MASK_LEVEL, InputImageError, crop_box, digit_field, stroke_width
-from model.segment import Region, find_digits
+from model.segment import CLEAR_TOP, Region, find_digits
 
 MAX_RUN = 4
 """Most strokes one digit is drawn with (UNIPEN's digits take 1 to 3), a late stroke included."""
@@ -97,9 +97,6 @@ WEAK_TOP = 0.9
 
 CUT_WIDTH = 0.8
 """Only runs at least this wide, as a share of the tallest run's height, are cut by pixels."""
-
-CLEAR_TOP = 0.9
-"""Each piece of a cut must read with at least this top probability, as a digit."""
 
 CUT_POINTS = 16
 """Points along a stroke at which it is tried cut in two."""
@@ -374,7 +371,7 @@ def _cut_along_path(drawing, stroke, recognise):
 def _cut_by_pixels(ink, box, recognise, max_digits):
     """Return [(box, field)] of a run cut by the pixel segmenter, or None unless every piece is clearly a digit."""
     try:
-        found = find_digits(ink, lambda fields: recognise(fields).probabilities, max_digits)
+        found = find_digits(ink, recognise, max_digits)
     except InputImageError:
         return None
     if len(found) < 2:

@@ -6,6 +6,8 @@ Drawings, encoders and request builders are in bench.support, shared with the be
 import pytest
 
 from app import create_app
+from app.api import MODEL_KEY
+from app.confidence import confidence_threshold
 from app.storage import sqlite_url
 from bench.support.server import PROJECT_ROOT, ProcfileServer, ServerStartError
 
@@ -23,6 +25,12 @@ def app(tmp_path_factory):
     """The app as create_app() builds it, serving the committed model (its corrections in a temporary SQLite file)."""
     database = tmp_path_factory.mktemp("corrections") / "corrections.sqlite3"
     return create_app({"TESTING": True, "DATABASE_URL": sqlite_url(database)})
+
+
+@pytest.fixture(scope="session")
+def confident_from(app):
+    """The top probability from which the served model's answers are called confident."""
+    return confidence_threshold(app.extensions[MODEL_KEY])
 
 
 @pytest.fixture()

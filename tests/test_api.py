@@ -8,7 +8,6 @@ import pytest
 from PIL import Image
 
 from app import create_app
-from app.confidence import CONFIDENCE_THRESHOLD
 from bench.support.digits import DIGIT_STROKES, digit_png
 from bench.support.drawing import draw_image, draw_png, encode_image
 from model.constants import IMAGE_SIDE, N_CLASSES
@@ -67,15 +66,15 @@ def test_predict_answer_has_the_documented_fields(client, one_png):
     assert body["confidence"] == pytest.approx(probabilities.max())
 
 
-def test_predict_is_confident_about_a_clear_digit(client, one_png):
+def test_predict_is_confident_about_a_clear_digit(client, one_png, confident_from):
     body = client.post("/predict", **multipart(one_png)).get_json()
-    assert body["confidence"] >= CONFIDENCE_THRESHOLD
+    assert body["confidence"] >= confident_from
     assert body["confident"] is True
 
 
-def test_predict_flags_a_scribble_as_unsure(client):
+def test_predict_flags_a_scribble_as_unsure(client, confident_from):
     body = client.post("/predict", **multipart(draw_png(SCRIBBLE, "black"))).get_json()
-    assert body["confident"] is (body["confidence"] >= CONFIDENCE_THRESHOLD)
+    assert body["confident"] is (body["confidence"] >= confident_from)
     assert body["confident"] is False
 
 

@@ -7,7 +7,6 @@ import pytest
 from PIL import Image
 
 from app import create_app
-from app.confidence import CONFIDENCE_THRESHOLD
 from bench.support.digits import number_png
 from bench.support.drawing import encode_image
 from model.constants import N_CLASSES
@@ -53,9 +52,9 @@ def test_boxes_are_ordered_left_to_right_inside_the_upload(client):
         assert left + box_width <= width and top + box_height <= height
 
 
-def test_clear_digits_make_a_confident_number(client):
+def test_clear_digits_make_a_confident_number(client, confident_from):
     body = post_png(client, number_png("42")).get_json()
-    assert all(digit["confidence"] >= CONFIDENCE_THRESHOLD for digit in body["digits"])
+    assert all(digit["confidence"] >= confident_from for digit in body["digits"])
     assert body["confident"] is True
 
 

@@ -10,7 +10,7 @@ import pytest
 from scipy import ndimage
 
 from bench.support.drawing import STYLES, encode_image, encode_style
-from model.constants import CANVAS_HEIGHT, DEFAULT_MODEL_PATH, N_PIXELS
+from model.constants import CANVAS_HEIGHT, DEFAULT_MODEL_PATH
 from model.network import Network
 from model.preprocess import NoInkError, digit_field, ink_from_bytes
 from model.segment import Region, TooManyDigitsError, find_digits
@@ -22,9 +22,8 @@ RING_POINTS = 48
 
 @pytest.fixture(scope="module")
 def classify():
-    """The committed network's probabilities for fields of shape (n, 28, 28)."""
-    network = Network.load(DEFAULT_MODEL_PATH)
-    return lambda fields: network.predict_proba(fields.reshape(len(fields), N_PIXELS))
+    """The committed network's `recognise` for fields of shape (n, 28, 28): probabilities and is_digit."""
+    return Network.load(DEFAULT_MODEL_PATH).recognise
 
 
 def ink_of(strokes, width, style="transparent", line_width=18):
@@ -36,7 +35,7 @@ def ink_of(strokes, width, style="transparent", line_width=18):
 def read(regions, classify):
     """Return the number the regions read as, e.g. "42"."""
     fields = np.stack([region.field for region in regions])
-    return "".join(str(digit) for digit in classify(fields).argmax(axis=1))
+    return "".join(str(digit) for digit in classify(fields).probabilities.argmax(axis=1))
 
 
 def marks_in(ink):
@@ -179,6 +178,15 @@ def test_a_lone_dot_is_one_mark(classify):
 def test_a_wide_zero_is_not_split(classify, line_width):
     ink = ink_of(zero(150, half_width=120, half_height=70), 300, line_width=line_width)
     assert read(find_digits(ink, classify, MAX_DIGITS), classify) == "0"
+
+
+@pytest.mark.parametrize(("strokes", "width"), [
+    ([[[60, 140], [220, 140]]], 280),
+    ([[[20, 240], [520, 236]]], 540),
+    ([[[30, 62], [330, 60], [150, 220]]], 360),
+], ids=["dash", "underline", "wide seven"])
+def test_a_dash_an_underline_and_a_wide_seven_are_one_mark(classify, strokes, width):
+    assert len(find_digits(ink_of(strokes, width), classify, MAX_DIGITS)) == 1
 
 
 # ---- Limits ----------------------------------------------------------------

@@ -132,7 +132,7 @@ def test_more_strokes_than_the_digits_allowed_can_hold_leave_it_to_the_pixels(ne
     strokes = [[[20 + 4 * index, 60], [20 + 4 * index, 200]] for index in range(MAX_RUN * 2 + 1)]
     ink = ink_of(strokes, 280)
     assert find_digits_by_strokes(ink, as_arrays(strokes), network.recognise, 2) is None
-    assert find_digits(ink, network.predict_proba, 2)
+    assert find_digits(ink, network.recognise, 2)
 
 
 def test_a_blank_image_leaves_it_to_the_pixels(network):
