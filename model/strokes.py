@@ -86,8 +86,12 @@ weighed three times): it keeps 90% of strokes with their digit and parts
 92% of touching neighbours.
 """
 
-NOT_DIGIT_COST = 4.0
-"""Cost added to a run that the network says is not a digit."""
+NOT_DIGIT_COST = 8.0
+"""Cost added to a run that the network says is not a digit.
+
+Chosen on 800 composed numbers of training writers: from 4 to 8, numbers
+read whole went from 91.5% to 92.0% (a 5's long bar stays with its 5
+rather than standing as a digit of its own); 12 lost it again."""
 
 PROBABILITY_FLOOR = 1e-6
 """Keeps the log of the top probability finite."""
@@ -315,23 +319,28 @@ def _cut_weak_runs(pieces, runs, prediction, chosen, drawing, recognise, max_dig
 
     A run of one stroke is cut along its pen path (written without lifting
     the pen), any other by the pixel segmenter. A cut stands only when every
-    piece reads as a digit with CLEAR_TOP.
+    piece reads as a digit with CLEAR_TOP (and, along a path, when its pieces
+    together cost less than the whole read as one digit).
     """
     tallest = max(box[3] for box, _ in pieces)
     top = prediction.probabilities[chosen].max(axis=1)
     weak = (top < WEAK_TOP) | ~prediction.is_digit[chosen]
+    whole_costs = reading_cost(prediction.probabilities[chosen], prediction.is_digit[chosen])
     regions = []
-    for (box, ink), run, is_weak in zip(pieces, runs, weak):
+    for (box, ink), run, is_weak, whole_cost in zip(pieces, runs, weak, whole_costs):
         cut = None
         if is_weak and box[2] >= CUT_WIDTH * tallest:
-            cut = (_cut_along_path(drawing, run[0], recognise) if len(run) == 1
+            cut = (_cut_along_path(drawing, run[0], recognise, whole_cost) if len(run) == 1
                    else _cut_by_pixels(ink, box, recognise, max_digits))
         regions.extend([(box, digit_field(ink))] if cut is None else cut)
     return regions
 
 
-def _cut_along_path(drawing, stroke, recognise):
+def _cut_along_path(drawing, stroke, recognise, whole_cost):
     """Return [(box, field)] of one stroke cut in two along its path, or None unless both pieces are clearly digits.
+
+    whole_cost : the `reading_cost` of the stroke read as one digit, which the
+    two pieces' costs together must beat.
 
     Each ink pixel goes with the piece of the path nearest it: the part
     drawn before the cut point or the part after. CUT_POINTS cut points,
@@ -357,7 +366,7 @@ def _cut_along_path(drawing, stroke, recognise):
     prediction = recognise(fields)
     clear = (prediction.is_digit & (prediction.probabilities.max(axis=1) >= CLEAR_TOP)).reshape(-1, 2)
     costs = reading_cost(prediction.probabilities, prediction.is_digit).reshape(-1, 2).sum(axis=1)
-    costs[~clear.all(axis=1)] = np.inf
+    costs[~clear.all(axis=1) | (costs >= whole_cost)] = np.inf
     best = int(costs.argmin())
     if not np.isfinite(costs[best]):
         return None
