@@ -35,14 +35,20 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 from bench.page_request import PageCapture
-from bench.realworld import percent
-from bench.support.chromium import CHROMIUM_PATH, PAD_SELECTOR, draw_on_page, launch_chromium, nudging
+from bench.support.chromium import (
+    CHROMIUM_PATH,
+    PAD_SELECTOR,
+    draw_on_page,
+    launch_chromium,
+    nudging,
+)
 from bench.support.client import PredictClient
 from bench.support.compose import NUMBER_LENGTHS, compose_numbers
 from bench.support.drawing import draw_png
 from bench.support.samples import DEFAULT_DATA_PATH, DEFAULT_SEED, select_samples
 from bench.support.server import server_url
 from model.constants import CANVAS_HEIGHT, PEN_WIDTH
+from model.formatting import percent
 from model.training.handwriting import load_handwriting, split_by_writer
 
 VIEWPORT = {"width": 1280, "height": 900}

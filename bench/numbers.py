@@ -27,12 +27,12 @@ from typing import NamedTuple
 import numpy as np
 
 import model
-from bench.realworld import percent
 from bench.support.client import JSON_HEADERS, PredictClient, page_json
 from bench.support.compose import NUMBER_LENGTHS, compose_numbers, number_png
 from bench.support.drawing import STYLES, draw_png
 from bench.support.samples import DEFAULT_DATA_PATH, DEFAULT_WIDTHS
 from bench.support.server import server_url
+from model.formatting import percent
 from model.preprocess import InputImageError, digit_field, ink_from_bytes
 from model.recognise import recognise_number
 from model.training.handwriting import load_handwriting, split_by_writer

@@ -21,8 +21,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from bench.realworld import DEFAULT_DATA_PATH, PredictClient, percent, select_samples
+from bench.realworld import DEFAULT_DATA_PATH, PredictClient, select_samples
 from bench.support.server import server_url
+from model.formatting import percent
 from model.training.handwriting import is_measuring_writer, load_handwriting
 from model.training.photos import BLANK_KINDS, blank_photo, photo_of_strokes
 

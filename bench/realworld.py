@@ -38,7 +38,8 @@ from bench.support.samples import (
 )
 from bench.support.server import server_url
 from model.constants import N_CLASSES
-from model.training.handwriting import load_handwriting, render_strokes
+from model.formatting import percent
+from model.training.handwriting import load_handwriting, render_strokes, split_by_writer
 
 THRESHOLDS = tuple(round(0.5 + 0.05 * step, 2) for step in range(10))
 """Top-probability thresholds tabulated for choosing the "not sure" cut-off: 0.50 to 0.95."""
@@ -48,9 +49,6 @@ N_CONFUSIONS = 15
 
 PROGRESS_EVERY = 100
 """Print progress after this many samples."""
-
-PERCENT = 100
-
 
 # ---- Rendering every case -----------------------------------------------
 
@@ -99,13 +97,19 @@ def is_correct(record):
     return record["predicted"] == record["label"]
 
 
+WRITERS = ("measuring", "training", "all")
+
+
+def writers_samples(samples, writers):
+    """Return the samples of the writers asked for: "measuring", "training" or "all"."""
+    if writers == "all":
+        return samples
+    training, measuring = split_by_writer(samples)
+    return measuring if writers == "measuring" else training
+
+
 def accuracy(records):
     return sum(map(is_correct, records)) / len(records) if records else float("nan")
-
-
-def percent(fraction):
-    """Format a fraction as a percentage; NaN (an empty group) as a dash."""
-    return "–" if np.isnan(fraction) else f"{fraction * PERCENT:.2f}%"
 
 
 def print_breakdown(title, records, key, order=None):
@@ -237,6 +241,8 @@ def parse_args(argv=None):
     parser.add_argument("--styles", type=comma_list(str, STYLES), default=STYLES)
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--writers", choices=WRITERS, default="measuring",
+                        help="whose drawings: the measuring writers (never trained or tuned on), the training ones, or all")
     parser.add_argument("--json", type=Path, help="save every per-drawing result here")
     args = parser.parse_args(argv)
     if args.limit is not None and args.limit <= 0:
@@ -249,7 +255,7 @@ def parse_args(argv=None):
 
 
 def run(args, base_url):
-    samples = load_handwriting(args.data)
+    samples = writers_samples(load_handwriting(args.data), args.writers)
     indices = select_samples(samples, args.limit, args.seed)
     cases = benchmark_cases(indices, args.styles, args.widths)
     with PredictClient(base_url) as client:
