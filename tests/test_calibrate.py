@@ -35,14 +35,20 @@ def test_calibrated_probabilities_are_honest_on_held_out_answers():
 
 
 def test_the_confidence_threshold_keeps_its_precision_on_held_out_answers():
-    Z, y = answers_drawn_at(1.0, 20000, seed=3)
-    P = softmax(Z, axis=1)
-    threshold = confidence_threshold(P.max(axis=1), P.argmax(axis=1) == y, precision=0.99)
+    Z, _ = answers_drawn_at(1.0, 20000, seed=3)
+    threshold = confidence_threshold(softmax(Z, axis=1).max(axis=1), precision=0.99)
     Z_held, y_held = answers_drawn_at(1.0, 20000, seed=4)
     P_held = softmax(Z_held, axis=1)
     sure = P_held.max(axis=1) >= threshold
     assert (P_held.argmax(axis=1) == y_held)[sure].mean() >= 0.985
     assert 0.5 < threshold < 0.999
+
+
+def test_the_confidence_threshold_is_the_lowest_whose_answers_promise_the_precision():
+    confidence = np.random.default_rng(6).uniform(0.5, 1.0, 20000)
+    threshold = confidence_threshold(confidence, precision=0.95)
+    assert confidence[confidence >= threshold].mean() >= 0.95
+    assert confidence[confidence >= threshold - 0.01].mean() < 0.95
 
 
 def test_the_digit_threshold_rejects_the_share_asked_for():
