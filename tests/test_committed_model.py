@@ -42,17 +42,17 @@ def test_committed_model_was_trained_for_the_current_preprocessing(committed_mod
 N_MEASURED = 500
 MEASURING_SEED = 0
 
-DIGITS_RIGHT_FLOOR = 0.98
+DIGITS_RIGHT_FLOOR = 0.99
 DIGITS_REJECTED_BOUND = 0.005
-OTHERS_REJECTED_FLOOR = 0.72
-OTHERS_CONFIDENT_BOUND = 0.16
-CONFIDENT_RIGHT_FLOOR = 0.995
-CONFIDENT_SHARE_FLOOR = 0.96
-"""Floors just below what the served model (mlp-784-800-800-10-68d79cd7) measured on this sample:
-98.6% of digits right, 0.2% rejected (0.36% of MNIST's test set), 74.2% of letters and symbols
-rejected and 14.2% confident, confident answers (97.4% of the digits) right 99.8% of the time.
-Issue 19's targets are 99.2%, 92%, 1%, 99.8% and 95%: the network trained on canvas handwriting
-too (docs/accuracy.md) comes nearer on letters but is not served yet."""
+OTHERS_REJECTED_FLOOR = 0.90
+OTHERS_CONFIDENT_BOUND = 0.05
+CONFIDENT_RIGHT_FLOOR = 0.998
+CONFIDENT_SHARE_FLOOR = 0.95
+"""Floors just below what the served model (mlp-784-800-800-58-1de16cec) measured on this sample:
+99.6% of digits right, none rejected (0.17% of MNIST's test set), 92.0% of letters and symbols
+rejected and 3.6% confident, confident answers (96.4% of the digits, at the model's 0.965) all
+right. Issue 19's targets are 99.2%, 92%, 1%, 99.8% and 95%: all met on the measuring writers
+but the letters' confident share (4.3% of all 4,621, docs/accuracy.md)."""
 
 RELIABILITY_MIN_ANSWERS = 30
 RELIABILITY_TOLERANCE = 0.1

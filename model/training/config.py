@@ -52,7 +52,9 @@ PRESETS = {
 
 quick: about 25 s and 98 % test accuracy, for development; it beats
 scikit-learn's MLPClassifier on time and accuracy (bench.train_speed).
-full: the committed model, about 7.5 s an epoch, so some 18 minutes alone.
+full: about 7.5 s an epoch on MNIST alone, so some 18 minutes. The committed
+model is this preset with the canvas handwriting and 120 epochs (about 19 s
+an epoch, 40 minutes; docs/training.md).
 Two hidden layers and the writing styles: in 30-epoch pilots scored on
 2,000 development drawings at five stroke widths, the styles took one
 hidden layer of 800 from 95.9 % to 96.7 %, and a second layer to 97.3 %;

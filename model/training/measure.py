@@ -35,7 +35,7 @@ WIDTHS = (8, 13, 18, 23, 28)
 """Pen widths, taken in turn, as bench.realworld draws the drawings."""
 
 APP_CONFIDENCE = 0.9
-"""The app's threshold of "confident" (app/confidence.py), for comparison with the model's own."""
+"""The app's threshold of "confident" for a model that carries none (app/confidence.py), for comparison with the model's own."""
 
 RELIABILITY_EDGES = np.array([0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 1.0])
 """Confidence bins of the reliability diagram: finer near 1, where most answers are."""

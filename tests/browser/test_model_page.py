@@ -118,3 +118,13 @@ def test_the_pages_link_to_each_other(page):
     page.get_by_role("link", name="Back to drawing").click()
     page.wait_for_url(lambda url: url.endswith("/"))
     assert page.locator("canvas").count() == 1
+
+
+def test_the_reliability_table_shows_confidence_against_accuracy(model_page, network):
+    measured = network.describe()["not_digit"]["measuring_writers"]
+    filled = [entry for entry in measured["reliability"] if entry["answers"]]
+    rows = model_page.locator("#reliability tbody tr")
+    assert rows.count() == len(filled)
+    last = rows.nth(rows.count() - 1).locator("td").all_text_contents()
+    assert last[0] == f"{filled[-1]['answers']:,}" and last[2].endswith(f"{filled[-1]['right']:.2%}")
+    assert text(model_page, "#confident-right") == f"{measured['digits_confident_right']:.1%}"
