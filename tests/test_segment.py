@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from bench.support.digits import ONE_MARKS
 from bench.support.drawing import STYLES, encode_image, encode_style
 from model.constants import CANVAS_HEIGHT, DEFAULT_MODEL_PATH
 from model.network import Network
@@ -180,11 +181,7 @@ def test_a_wide_zero_is_not_split(classify, line_width):
     assert read(find_digits(ink, classify, MAX_DIGITS), classify) == "0"
 
 
-@pytest.mark.parametrize(("strokes", "width"), [
-    ([[[60, 140], [220, 140]]], 280),
-    ([[[20, 240], [520, 236]]], 540),
-    ([[[30, 62], [330, 60], [150, 220]]], 360),
-], ids=["dash", "underline", "wide seven"])
+@pytest.mark.parametrize(("strokes", "width"), list(ONE_MARKS.values()), ids=list(ONE_MARKS))
 def test_a_dash_an_underline_and_a_wide_seven_are_one_mark(classify, strokes, width):
     assert len(find_digits(ink_of(strokes, width), classify, MAX_DIGITS)) == 1
 

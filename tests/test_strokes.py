@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import model
+from bench.support.digits import ONE_MARKS
 from model.segment import Region, find_digits
 from model.strokes import MAX_RUN, find_digits_by_strokes
 from tests.test_segment import (
@@ -97,11 +98,7 @@ def test_a_crossbar_drawn_after_the_next_digit_joins_its_seven(network):
 # ---- One mark stays one mark ------------------------------------------------
 
 
-@pytest.mark.parametrize(("strokes", "width"), [
-    ([[[60, 140], [220, 140]]], 280),
-    ([[[20, 240], [520, 236]]], 540),
-    ([[[30, 62], [330, 60], [150, 220]]], 360),
-], ids=["dash", "underline", "wide seven"])
+@pytest.mark.parametrize(("strokes", "width"), list(ONE_MARKS.values()), ids=list(ONE_MARKS))
 def test_a_dash_an_underline_and_a_wide_seven_are_one_mark(network, strokes, width):
     assert len(by_strokes(strokes, width, network)) == 1
 

@@ -39,6 +39,13 @@ DIGIT_STROKES = {
 }
 """One pen drawing of each digit on the 280×280 canvas: list of strokes of (x, y) points."""
 
+ONE_MARKS = {
+    "dash": ([[[60, 140], [220, 140]]], 280),
+    "underline": ([[[20, 240], [520, 236]]], 540),
+    "wide seven": ([[[30, 62], [330, 60], [150, 220]]], 360),
+}
+"""Marks that are one mark however wide: (strokes, surface width), on a surface 280 units high."""
+
 CANVAS_MARGIN = 10
 """Pixels kept clear at the canvas edges when a varied drawing is moved."""
 
