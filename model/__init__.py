@@ -10,7 +10,8 @@ The model protocol
 `load(path)` returns an object of the kind its file names, which offers:
 
 - ``recognise(images)`` -> `Prediction`: for a batch of digit fields,
-  images of shape (n, 28, 28) or (n, 784), float32 in [0, 1], ink = 1;
+  images of shape (n, 28, 28) or (n, 784), float32 in [0, 1], ink = 1,
+  the digits' probabilities, `is_digit` and the digit share;
 - ``predict_proba(images)`` -> ndarray of shape (n, 10): the digits' probabilities;
 - ``confidence_threshold``: the top probability from which an answer counts
   as sure, chosen when the model was calibrated, or None when it was not;

@@ -239,20 +239,23 @@ class Network:
         return self.recognise(images).probabilities
 
     def recognise(self, images):
-        """Return the Prediction for a batch of digit fields: probabilities and is_digit.
+        """Return the Prediction for a batch of digit fields: probabilities, is_digit and digit_share.
 
         images : ndarray of shape (n_samples, 28, 28) or (n_samples, 784)
-        One forward pass serves both.
+        One forward pass serves all three.
         """
         hidden, Z = self.logits(images)
         probabilities = softmax(Z[:, :N_CLASSES]).astype(np.float32, copy=False)
         if self.not_digit is not None:
-            activations = hidden + [softmax(Z)]
-            return Prediction(probabilities, self.not_digit.is_digit(activations))
+            score = self.not_digit.score(hidden + [softmax(Z)])
+            return Prediction(probabilities, score < self.not_digit.threshold,
+                              (1 - score).astype(np.float32, copy=False))
+        share_log = self.digit_share_log(Z)
+        share = np.exp(share_log).astype(np.float32, copy=False)
         threshold = self.calibration["digit_threshold"]
         if threshold is None:
-            return Prediction(probabilities, np.ones(len(probabilities), dtype=bool))
-        return Prediction(probabilities, self.digit_share_log(Z) >= np.log(max(threshold, np.finfo(np.float64).tiny)))
+            return Prediction(probabilities, np.ones(len(probabilities), dtype=bool), share)
+        return Prediction(probabilities, share_log >= np.log(max(threshold, np.finfo(np.float64).tiny)), share)
 
     @staticmethod
     def digit_share_log(Z):

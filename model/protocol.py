@@ -13,3 +13,11 @@ class Prediction(NamedTuple):
 
     is_digit: np.ndarray
     """Shape (n,), bool: False where the field does not look like any digit."""
+
+    digit_share: np.ndarray
+    """Shape (n,), float32 in [0, 1]: how much of the model's belief says the field is one digit at all.
+
+    `is_digit` is this compared with a calibrated threshold; the segmenters
+    weigh it as it is, since a wrong cut (half a digit, two touching digits)
+    lowers it well before it crosses the threshold. 1 for a model that knows
+    only digits."""

@@ -135,13 +135,6 @@ class NotDigitHead:
         """
         return self.forward_features(self.features(activations))[-1][:, 0]
 
-    def is_digit(self, activations):
-        """Return whether each drawing is a digit, shape (n_samples,), bool.
-
-        activations : list of ndarray from `Network.forward` for a batch of (n_samples, 784) inputs
-        """
-        return self.score(activations) < self.threshold
-
     def is_finite(self):
         """Return True if no weight, bias or the threshold is NaN or infinite."""
         return np.isfinite(self.threshold) and all(np.isfinite(p).all() for p in self.weights + self.biases)

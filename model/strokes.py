@@ -28,8 +28,15 @@ one point per pixel of the ink's box.
 import numpy as np
 from scipy import ndimage
 
-from model.preprocess import INK_NOISE_LEVEL, STROKE_MASK_LEVEL, InputImageError, crop_box, digit_field, stroke_width
-from model.segment import CLEAR_TOP, Region, find_digits
+from model.preprocess import (
+    INK_NOISE_LEVEL,
+    STROKE_MASK_LEVEL,
+    InputImageError,
+    crop_box,
+    digit_field,
+    stroke_width,
+)
+from model.segment import CLEAR_TOP, Region, best_path, find_digits, reading_cost
 
 MAX_RUN = 4
 """Most strokes one digit is drawn with (UNIPEN's digits take 1 to 3), a late stroke included."""
@@ -68,12 +75,10 @@ LAYOUT_WEIGHT = 2.0
 HOPELESS_LAYOUT = 12.0
 """Runs of several strokes whose layout alone costs more than this are not read: no reading makes up for it.
 
-A run's reading costs at most about NOT_DIGIT_COST + DIGIT_COST + 2.3 (a
-top probability of 0.1), so a layout cost this high is never on the best
-path unless its strokes read far worse apart."""
-
-DIGIT_COST = 1.0
-"""Fixed cost of one more digit in a path, in the units of `reading_cost` (natural log)."""
+A run read as a clear digit costs about one DIGIT_COST, one that reads as
+no digit about NOT_DIGIT_COST more (`model.segment.reading_cost`), so a
+layout cost this high is never on the best path unless its strokes read
+far worse apart."""
 
 SAME_DIGIT_ODDS = np.array([6.44, -5.26, -2.37])
 """Log-odds that a stroke belongs to the run before it: weights of (column share, shift, 1).
@@ -85,16 +90,6 @@ on the strokes of composed numbers of training writers (touching pairs
 weighed three times): it keeps 90% of strokes with their digit and parts
 92% of touching neighbours.
 """
-
-NOT_DIGIT_COST = 8.0
-"""Cost added to a run that the network says is not a digit.
-
-Chosen on 800 composed numbers of training writers: from 4 to 8, numbers
-read whole went from 91.5% to 92.0% (a 5's long bar stays with its 5
-rather than standing as a digit of its own); 12 lost it again."""
-
-PROBABILITY_FLOOR = 1e-6
-"""Keeps the log of the top probability finite."""
 
 WEAK_TOP = 0.9
 """A chosen run read with a lower top probability, or as not a digit, may be one stroke through two digits."""
@@ -144,8 +139,8 @@ def find_digits_by_strokes(ink, strokes, recognise, max_digits):
     candidates = [candidates[index] for index in plausible]
     pieces = [_run_piece(window, owner, boxes, order[start:stop]) for start, stop in candidates]
     prediction = recognise(np.stack([digit_field(piece[1]) for piece in pieces]))
-    costs = reading_cost(prediction.probabilities, prediction.is_digit) + layout[plausible]
-    chosen = _best_path(len(order), candidates, costs)
+    costs = reading_cost(prediction) + layout[plausible]
+    chosen = best_path(len(order), candidates, costs)
     if len(chosen) > max_digits:
         return None
     runs = [order[candidates[index][0]:candidates[index][1]] for index in chosen]
@@ -155,17 +150,6 @@ def find_digits_by_strokes(ink, strokes, recognise, max_digits):
         return None
     regions = [Region((box[0] + left, box[1] + top, box[2], box[3]), field) for box, field in regions]
     return sorted(regions, key=lambda region: region.box[0] + region.box[2] / 2)
-
-
-def reading_cost(probabilities, is_digit):
-    """Return what reading each candidate as one digit costs a path: lower is likelier.
-
-    probabilities : ndarray of shape (n, 10); is_digit : ndarray of shape (n,), bool
-    Returns ndarray of shape (n,), float64: minus the log of the top
-    probability, NOT_DIGIT_COST where the network sees no digit, and DIGIT_COST.
-    """
-    top = probabilities.max(axis=1).astype(np.float64)
-    return -np.log(np.maximum(top, PROBABILITY_FLOOR)) + NOT_DIGIT_COST * ~is_digit + DIGIT_COST
 
 
 def _layout_costs(boxes, paths, order, candidates):
@@ -295,25 +279,6 @@ def _run_piece(window, owner, boxes, strokes):
     return (int(x0) + x, int(y0) + y, width, height), ink[y:y + height, x:x + width]
 
 
-def _best_path(count, candidates, costs):
-    """Return the indices into candidates of the runs that cover strokes 0..count-1 at the least cost."""
-    best = np.full(count + 1, np.inf)
-    best[0] = 0.0
-    came_from = np.zeros(count + 1, dtype=np.int64)
-    for index, (start, stop) in enumerate(candidates):
-        # Candidates come by start, so every path into `start` is final before it is extended.
-        total = best[start] + costs[index]
-        if total < best[stop]:
-            best[stop] = total
-            came_from[stop] = index
-    chosen = []
-    stop = count
-    while stop > 0:
-        chosen.append(int(came_from[stop]))
-        stop = candidates[came_from[stop]][0]
-    return chosen[::-1]
-
-
 def _cut_weak_runs(pieces, runs, prediction, chosen, drawing, recognise, max_digits):
     """Return (box, field) for each chosen run, cutting those that read badly and are wide.
 
@@ -325,7 +290,7 @@ def _cut_weak_runs(pieces, runs, prediction, chosen, drawing, recognise, max_dig
     tallest = max(box[3] for box, _ in pieces)
     top = prediction.probabilities[chosen].max(axis=1)
     weak = (top < WEAK_TOP) | ~prediction.is_digit[chosen]
-    whole_costs = reading_cost(prediction.probabilities[chosen], prediction.is_digit[chosen])
+    whole_costs = reading_cost(prediction)[chosen]
     regions = []
     for (box, ink), run, is_weak, whole_cost in zip(pieces, runs, weak, whole_costs):
         cut = None
@@ -365,7 +330,7 @@ def _cut_along_path(drawing, stroke, recognise, whole_cost):
     fields = np.stack([digit_field(piece) for piece in halves])
     prediction = recognise(fields)
     clear = (prediction.is_digit & (prediction.probabilities.max(axis=1) >= CLEAR_TOP)).reshape(-1, 2)
-    costs = reading_cost(prediction.probabilities, prediction.is_digit).reshape(-1, 2).sum(axis=1)
+    costs = reading_cost(prediction).reshape(-1, 2).sum(axis=1)
     costs[~clear.all(axis=1) | (costs >= whole_cost)] = np.inf
     best = int(costs.argmin())
     if not np.isfinite(costs[best]):

@@ -97,6 +97,6 @@ def score(network, images, labels):
     The model's `recognise` gives the probabilities and is_digit from one
     forward pass, as the server answers a drawing.
     """
-    probabilities, is_digit = network.recognise(to_features(images))
+    probabilities, is_digit, _ = network.recognise(to_features(images))
     predicted = probabilities.argmax(axis=1)
     return Scores(probabilities, predicted, confusion_matrix(labels, predicted), np.asarray(is_digit, dtype=bool))
