@@ -298,6 +298,16 @@ def test_is_digit_is_the_digits_share_of_the_probability():
     assert open_network(threshold=share + 1e-3).recognise(X[:1]).is_digit.tolist() == [False]
 
 
+def test_the_digit_share_is_served_beside_is_digit():
+    X = np.zeros((2, N_PIXELS), dtype=np.float32)
+    X[0, 0] = 1
+    X[1, 1] = 1
+    e4, e8 = math.exp(4), math.exp(8)
+    prediction = open_network(threshold=0.5).recognise(X)
+    assert prediction.digit_share.dtype == np.float32
+    np.testing.assert_allclose(prediction.digit_share, [(e4 + 9) / (e4 + 11), 10 / (e8 + 11)], rtol=1e-5)
+
+
 def test_temperature_softens_the_probabilities_but_keeps_the_answer():
     X = np.zeros((1, N_PIXELS), dtype=np.float32)
     X[0, 0] = 1
@@ -339,6 +349,7 @@ def test_a_ten_output_network_without_calibration_calls_everything_a_digit():
     network = tiny_network_of_ten()
     prediction = network.recognise(np.zeros((3, N_PIXELS), dtype=np.float32))
     assert prediction.is_digit.all() and network.calibration["temperature"] == 1.0
+    np.testing.assert_allclose(prediction.digit_share, 1, rtol=1e-6)
 
 
 def tiny_network_of_ten():

@@ -129,6 +129,12 @@ def test_touching_digits_are_split(classify, strokes, number):
     assert read(find_digits(ink, classify, MAX_DIGITS), classify) == number
 
 
+def test_three_digits_touching_in_a_chain_are_cut_in_one_go(classify):
+    ink = ink_of(two(30) + three(30 + 92) + seven(30 + 92 + 74), 330)
+    assert marks_in(ink) == 1
+    assert read(find_digits(ink, classify, MAX_DIGITS), classify) == "237"
+
+
 @pytest.mark.parametrize(("strokes", "number"), [
     (three(30) + two(30 + 64), "32"),
     (two(30) + zero(30 + 85 + 34, half_width=40), "20"),
