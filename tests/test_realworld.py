@@ -110,9 +110,9 @@ def test_numbers_whose_digits_do_not_touch_have_the_right_length(number_answers)
     assert 1 - len(wrong) / len(apart) >= TARGET_LENGTH_APART, f"{len(wrong)} of {len(apart)} wrong: {wrong}"
 
 
-TOUCHING_FLOOR = 0.50
-"""Regression floor for numbers with a touching pair posted as a PNG alone: 58% of this sample
-(19 of 33) with the committed model and pixel segmenter; issue 20's target is 85%."""
+TOUCHING_FLOOR = 0.55
+"""Regression floor for numbers with a touching pair posted as a PNG alone: 61% of this sample
+(20 of 33) with the committed model and the pixel segmenter's cheapest path; issue 20's target is 85%."""
 
 TOUCHING_FLOOR_WITH_STROKES = 0.75
 """Regression floor for numbers with a touching pair posted with their strokes, as the page posts
