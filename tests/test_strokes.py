@@ -103,6 +103,10 @@ def test_a_dash_an_underline_and_a_wide_seven_are_one_mark(network, strokes, wid
     assert len(by_strokes(strokes, width, network)) == 1
 
 
+def test_a_capital_x_in_two_crossing_strokes_is_one_mark(network):
+    assert len(by_strokes([[[60, 50], [200, 240]], [[200, 50], [60, 240]]], 280, network)) == 1
+
+
 # ---- Strokes that cannot say -------------------------------------------------
 
 
