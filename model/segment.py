@@ -85,8 +85,6 @@ CRUMB_SHARE = 0.15
 CRUMB_MARGIN = 5
 """Side of the square around each crumb pixel whose faint ink is dropped with it (two pixels each way)."""
 
-CUT_SLANTS = (0.0,)
-
 CUT_STEP = 0.5
 """Candidate cut columns are spaced this many pen widths apart across a wide group."""
 
@@ -195,26 +193,12 @@ class _Piece(NamedTuple):
         columns = slice(x - self.left, x - self.left + width)
         return _Piece(y, x, self.ink[rows, columns], self.mask[rows, columns])
 
-    def between(self, start, stop, slant=0.0):
-        """Return the piece's ink between two parallel cut lines, or None where it has none.
-
-        The lines cross the piece's middle row at columns `start` and `stop`
-        (relative to the piece) and move `slant` columns right per row down:
-        x = start + slant * (y - middle).
-        """
-        height, width = self.mask.shape
-        shift = slant * (np.arange(height) - (height - 1) / 2)
-        low = max(0, int(np.floor(start + shift.min())))
-        high = min(width, int(np.ceil(stop + shift.max())))
-        if high <= low:
-            return None
-        along = np.arange(low, high)[np.newaxis, :] - shift[:, np.newaxis]
-        band = (along >= start) & (along < stop)
-        mask = self.mask[:, low:high] & band
+    def between(self, start, stop):
+        """Return the piece's ink between two columns (relative to the piece), or None where it has none."""
+        mask = self.mask[:, start:stop]
         if not mask.any():
             return None
-        ink = np.where(band, self.ink[:, low:high], 0).astype(np.float32)
-        return _Piece(self.top, self.left + low, ink, mask).without_crumbs()
+        return _Piece(self.top, self.left + start, self.ink[:, start:stop], mask).without_crumbs()
 
     def without_crumbs(self):
         """Return the piece without the small bits a cut slices off a neighbouring digit, cropped."""
@@ -373,7 +357,7 @@ def _is_texture(piece):
 def _cut_spans(width, pen, tallest, most_columns):
     """Return the candidate cut columns of a group `width` wide, and the spans between them read as pieces.
 
-    Returns (columns, spans): columns an ndarray of floats from 0 to width,
+    Returns (columns, spans): columns an ndarray of ints from 0 to width,
     spans a list of (start, stop) indices into columns, sorted by start,
     the whole group (0, last) among them.
     """
@@ -381,7 +365,7 @@ def _cut_spans(width, pen, tallest, most_columns):
     last = int(width - MIN_PIECE_WIDTH * pen)
     step = max(1.0, CUT_STEP * pen, (last - first) / max(most_columns, 1))
     inner = np.round(np.arange(first, last + 1, step)) if last >= first else np.zeros(0)
-    columns = np.unique(np.concatenate([[0.0, width], inner]))
+    columns = np.unique(np.concatenate([[0, width], inner]).astype(np.int64))
     starts, stops = np.triu_indices(len(columns), 1)
     span = columns[stops] - columns[starts]
     whole = (starts == 0) & (stops == len(columns) - 1)
@@ -439,10 +423,9 @@ def _cut_touching(pieces, recognise, tallest, pen, max_digits):
     if not wide:
         return final
     scales = _probe_scales(wide, pen, tallest)
-    most_columns = _most_columns(len(wide) * len(CUT_SLANTS))
-    tried = [[_tried_pieces(piece, pen, tallest, scale, most_columns, slant) for slant in CUT_SLANTS]
-             for piece, scale in zip(wide, scales)]
-    fields = [field for per_slant in tried for *_, candidates in per_slant for field in candidates.values()]
+    most_columns = _most_columns(len(wide))
+    tried = [_tried_pieces(piece, pen, tallest, scale, most_columns) for piece, scale in zip(wide, scales)]
+    fields = [field for _, _, candidates in tried for field in candidates.values()]
     if not fields:
         return final + wide
     prediction = recognise(np.stack(fields))
@@ -450,46 +433,39 @@ def _cut_touching(pieces, recognise, tallest, pen, max_digits):
     clear = prediction.is_digit & (prediction.probabilities.max(axis=1) >= PIECE_TOP)
     costs[~clear] = np.inf
     start = 0
-    for piece, whole_cost, per_slant in zip(wide, whole_costs, tried):
-        best = (whole_cost, [piece])
-        for slant, columns, spans, candidates in per_slant:
-            piece_costs = np.full(len(spans), np.inf)
-            read = list(candidates)
-            piece_costs[read] = costs[start:start + len(read)]
-            start += len(read)
-            piece_costs[spans.index((0, len(columns) - 1))] = whole_cost
-            chosen = best_path(len(columns) - 1, spans, piece_costs)
-            total = float(piece_costs[chosen].sum())
-            if len(chosen) > 1 and total < best[0]:
-                best = (total, [piece.between(columns[spans[index][0]], columns[spans[index][1]], slant)
-                                for index in chosen])
-        final.extend(part for part in best[1] if part is not None)
+    for piece, whole_cost, (columns, spans, candidates) in zip(wide, whole_costs, tried):
+        piece_costs = np.full(len(spans), np.inf)
+        read = list(candidates)
+        piece_costs[read] = costs[start:start + len(read)]
+        start += len(read)
+        piece_costs[spans.index((0, len(columns) - 1))] = whole_cost
+        chosen = best_path(len(columns) - 1, spans, piece_costs)
+        cut = [piece.between(columns[spans[index][0]], columns[spans[index][1]]) for index in chosen]
+        final.extend(part for part in cut if part is not None)
     if len(final) > max_digits:
         raise too_many(len(final), max_digits)
     return final
 
 
-def _tried_pieces(piece, pen, tallest, scale, most_columns, slant):
-    """Return (slant, columns, spans, {span index: field}) of the candidate pieces of a wide piece.
+def _tried_pieces(piece, pen, tallest, scale, most_columns):
+    """Return (columns, spans, {span index: field}) of the candidate pieces of a wide piece.
 
-    The cut lines lean by `slant` (see `_Piece.between`); columns are where
-    they cross the piece's middle row, floats in the piece's own pixels. The
-    candidates are read on the piece shrunk by `scale`, and only spans whose
-    ink is clear of the height rule get a field. The whole is not among the
-    fields: it has been read.
+    columns are a list of ints, in the piece's own pixels; the candidates are read on the
+    piece shrunk by `scale`, and only spans whose ink is clear of the
+    height rule get a field. The whole is not among the fields: it has been read.
     """
     probe = _probe(piece, scale)
-    lean = abs(slant) * (probe.ink.shape[0] - 1) / 2
-    probe_columns, spans = _cut_spans(probe.width + 2 * lean, pen * scale, tallest * scale, most_columns)
-    probe_columns = probe_columns - lean
-    columns = probe_columns if scale == 1 else (probe.left + probe_columns) / scale
-    columns[0], columns[-1] = -lean / scale, piece.width + lean / scale
+    probe_columns, spans = _cut_spans(probe.width, pen * scale, tallest * scale, most_columns)
+    columns = probe_columns
+    if scale != 1:
+        columns = np.clip(np.round((probe.left + probe_columns) / scale), 0, piece.width).astype(np.int64)
+        columns[0], columns[-1] = 0, piece.width
     whole = (0, len(probe_columns) - 1)
     candidates = {}
     for index, (start, stop) in enumerate(spans):
         if (start, stop) == whole:
             continue
-        part = probe.between(probe_columns[start], probe_columns[stop], slant)
+        part = probe.between(int(probe_columns[start]), int(probe_columns[stop]))
         if part is not None and part.ink.shape[0] >= MIN_PIECE_HEIGHT * tallest * scale:
             candidates[index] = digit_field(part.ink)
-    return slant, columns.tolist(), spans, candidates
+    return columns.tolist(), spans, candidates
