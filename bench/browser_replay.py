@@ -10,10 +10,11 @@ whether the page's drawing and the benchmark's drawing get the same
 answers from the server.
 
     python -m bench.browser_replay [--limit 300] [--url URL] [--seed S] [--json PATH]
-    python -m bench.browser_replay --numbers 60 [--url URL] [--seed S]
+    python -m bench.browser_replay --numbers 60 [--writers measuring|training] [--url URL] [--seed S]
 
 With --numbers N, N numbers composed from the digits of the measuring
-writers (bench.support.compose, one writer a number) are drawn on the page
+writers (bench.support.compose, one writer a number; `--writers training`
+for tuning, as in bench.numbers) are drawn on the page
 instead, stroke by stroke, and #number is compared with the number
 written: the page's real path, its strokes included. A number wider than
 the page's surface is scaled down to fit, about its middle height (the
@@ -373,9 +374,9 @@ def print_numbers_report(records):
 
 
 def run_numbers(args, base_url):
-    _, measuring = split_by_writer(load_handwriting(args.data))
-    numbers = compose_numbers(measuring, args.numbers, args.seed)
-    print(f"Drawing {len(numbers)} composed numbers of measuring writers on {base_url}/", flush=True)
+    training, measuring = split_by_writer(load_handwriting(args.data))
+    numbers = compose_numbers(measuring if args.writers == "measuring" else training, args.numbers, args.seed)
+    print(f"Drawing {len(numbers)} composed numbers of {args.writers} writers on {base_url}/", flush=True)
     started = time.monotonic()
     records = replay_numbers(base_url, numbers)
     print_numbers_report(records)
@@ -396,6 +397,8 @@ def parse_args(argv=None):
     parser.add_argument("--json", type=Path, help="save every per-sample result here")
     parser.add_argument("--numbers", type=int, default=0,
                         help="draw this many composed numbers instead of single digits")
+    parser.add_argument("--writers", choices=("measuring", "training"), default="measuring",
+                        help="whose digits the numbers are composed of")
     args = parser.parse_args(argv)
     if args.limit <= 0:
         parser.error(f"--limit must be positive, got {args.limit}")
