@@ -100,7 +100,7 @@ PATH_FIELDS = 1500
 """Most candidate pieces read for one drawing: with many wide groups, each gets fewer cut columns."""
 
 CLEAR_TOP = 0.9
-"""A piece cut from one stroke by the stroke reader reads as a digit with at least this top probability.
+"""A clear digit reads with at least this top probability: so must each piece the stroke reader cuts, and a narrow group this sure is never cut.
 
 A dash, an underline or a long scribble is wide for its own height, so the
 width alone would let any cut through; their pieces read as no digit."""
@@ -438,8 +438,12 @@ def _cut_touching(pieces, recognise, tallest, pen, max_digits):
         read = list(candidates)
         piece_costs[read] = costs[start:start + len(read)]
         start += len(read)
-        piece_costs[spans.index((0, len(columns) - 1))] = whole_cost
+        whole = spans.index((0, len(columns) - 1))
+        piece_costs[whole] = whole_cost
         chosen = best_path(len(columns) - 1, spans, piece_costs)
+        if chosen == [whole]:
+            final.append(piece)
+            continue
         cut = [piece.between(columns[spans[index][0]], columns[spans[index][1]]) for index in chosen]
         final.extend(part for part in cut if part is not None)
     if len(final) > max_digits:
