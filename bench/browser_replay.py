@@ -102,14 +102,15 @@ def text_of(page, selector):
     return (page.locator(selector).text_content() or "").strip()
 
 
-def wait_for_answer(page, watcher, first_after_strokes, deadline_s=SAMPLE_DEADLINE_S):
+def wait_for_answer(page, watcher, before_last, deadline_s=SAMPLE_DEADLINE_S):
     """Wait until the page shows its answer to the whole drawing; return the last request.
 
     The page predicts at the end of every stroke, so the answer to the
     final drawing comes from the last /predict/number request it sends
     after the last stroke. Earlier requests may still land after that
     stroke, so the answer counts as final when at least one request has
-    been sent since the last stroke, none is in flight, the page says it is
+    been sent since the last stroke began (`before_last`, from
+    `draw_counting`), none is in flight, the page says it is
     idle (when it says so at all), and #result shows an answer
     (has-prediction) unchanged for STABLE_MS.
 
@@ -119,7 +120,7 @@ def wait_for_answer(page, watcher, first_after_strokes, deadline_s=SAMPLE_DEADLI
     """
     last_seen, stable_since = None, time.monotonic()
     for _ in nudging(page, deadline_s):
-        sent = len(watcher.issued) - first_after_strokes
+        sent = len(watcher.issued) - before_last
         activity = page.locator("#result").get_attribute("data-requests")
         quiet = sent > 0 and watcher.in_flight() == 0 and activity in (None, "idle")
         shown = shown_answer(page)
@@ -135,8 +136,8 @@ def wait_for_answer(page, watcher, first_after_strokes, deadline_s=SAMPLE_DEADLI
         if "is-error" in (status.get_attribute("class") or ""):
             raise ReplayFailure(f"the page shows an error: {text_of(page, '#status')!r}")
     raise ReplayFailure(
-        f"no answer within {deadline_s} s: {len(watcher.issued) - first_after_strokes} "
-        f"/predict/number requests sent after the last stroke, {watcher.in_flight()} in flight, "
+        f"no answer within {deadline_s} s: {len(watcher.issued) - before_last} "
+        f"/predict/number requests sent since the last stroke began, {watcher.in_flight()} in flight, "
         f"#number {text_of(page, '#number')!r}, status {text_of(page, '#status')!r}"
     )
 
@@ -192,12 +193,24 @@ def ink_overlap(page_png, our_png):
     return float((page_ink & our_ink).sum() / union) if union else float("nan")
 
 
+def draw_counting(page, watcher, strokes):
+    """Draw strokes on the page; return how many requests it had sent before the last stroke.
+
+    Counted before the last stroke, not after it: the page may send that
+    stroke's request before draw_on_page returns, and a count taken then
+    would wait for a request that never comes.
+    """
+    *earlier, last = strokes
+    draw_on_page(page, earlier)
+    before_last = len(watcher.issued)
+    draw_on_page(page, [last])
+    return before_last
+
+
 def replay(page, watcher, sample):
     """Replay one sample on the page; return what the page showed and sent."""
     page.click("#clear")
-    draw_on_page(page, sample["strokes"])
-    first_after_strokes = len(watcher.issued)
-    request = wait_for_answer(page, watcher, first_after_strokes)
+    request = wait_for_answer(page, watcher, draw_counting(page, watcher, sample["strokes"]))
     response = request.response()
     answered = response.json() if response is not None and response.ok else {}
     shown = shown_answer(page)
@@ -339,9 +352,9 @@ def replay_numbers(base_url, numbers):
             print(f"Page surface: {surface:.0f} units wide", flush=True)
             for count, number in enumerate(numbers, start=1):
                 page.click("#clear")
-                draw_on_page(page, fitted_strokes(number, surface))
+                before_last = draw_counting(page, watcher, fitted_strokes(number, surface))
                 try:
-                    wait_for_answer(page, watcher, len(watcher.issued))
+                    wait_for_answer(page, watcher, before_last)
                     shown = shown_answer(page)
                 except (ReplayFailure, PlaywrightError) as error:
                     shown = "failure: " + str(error).splitlines()[0]
