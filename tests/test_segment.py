@@ -14,7 +14,7 @@ from bench.support.drawing import STYLES, encode_image, encode_style
 from model.constants import CANVAS_HEIGHT, DEFAULT_MODEL_PATH
 from model.network import Network
 from model.preprocess import NoInkError, digit_field, ink_from_bytes
-from model.segment import Region, TooManyDigitsError, find_digits
+from model.segment import Region, TooManyDigitsError, best_path, find_digits
 from model.training.handwriting import render_strokes
 
 MAX_DIGITS = 12
@@ -190,6 +190,19 @@ def test_a_wide_zero_is_not_split(classify, line_width):
 @pytest.mark.parametrize(("strokes", "width"), list(ONE_MARKS.values()), ids=list(ONE_MARKS))
 def test_a_dash_an_underline_and_a_wide_seven_are_one_mark(classify, strokes, width):
     assert len(find_digits(ink_of(strokes, width), classify, MAX_DIGITS)) == 1
+
+
+# ---- The cheapest path -------------------------------------------------------
+
+
+def test_the_cheapest_path_covers_everything_at_the_least_cost():
+    spans = [(0, 1), (0, 2), (1, 2), (2, 3), (1, 3)]
+    costs = np.array([1.0, 5.0, 1.0, 1.0, 3.0])
+    assert best_path(3, spans, costs) == [0, 2, 3]
+
+
+def test_no_path_of_finite_cost_is_none():
+    assert best_path(2, [(0, 1), (1, 2)], np.array([1.0, np.inf])) is None
 
 
 # ---- Limits ----------------------------------------------------------------
