@@ -10,7 +10,7 @@ whether the page's drawing and the benchmark's drawing get the same
 answers from the server.
 
     python -m bench.browser_replay [--limit 300] [--url URL] [--seed S] [--json PATH]
-    python -m bench.browser_replay --numbers 60 [--writers measuring|training] [--url URL] [--seed S]
+    python -m bench.browser_replay --numbers 60 [--writers measuring|training] [--phone] [--url URL] [--seed S]
 
 With --numbers N, N numbers composed from the digits of the measuring
 writers (bench.support.compose, one writer a number; `--writers training`
@@ -18,7 +18,8 @@ for tuning, as in bench.numbers) are drawn on the page
 instead, stroke by stroke, and #number is compared with the number
 written: the page's real path, its strokes included. A number wider than
 the page's surface is scaled down to fit, about its middle height (the
-pen stays the page's; a few gaps then close).
+pen stays the page's; a few gaps then close). `--phone` draws on a page
+the size of a phone's screen, whose surface is narrower.
 
 Without --url, the Procfile's gunicorn is started for the run.
 """
@@ -46,6 +47,7 @@ from bench.support.chromium import (
 from bench.support.client import PredictClient
 from bench.support.compose import NUMBER_LENGTHS, compose_numbers
 from bench.support.drawing import draw_png
+from bench.support.page import PHONE_VIEWPORT
 from bench.support.samples import DEFAULT_DATA_PATH, DEFAULT_SEED, select_samples
 from bench.support.server import server_url
 from model.constants import CANVAS_HEIGHT, PEN_WIDTH
@@ -337,13 +339,13 @@ def fitted_strokes(number, surface_width):
     return [[(x * scale, middle + (y - middle) * scale) for x, y in stroke] for stroke in number.strokes]
 
 
-def replay_numbers(base_url, numbers):
+def replay_numbers(base_url, numbers, viewport=VIEWPORT):
     """Draw every composed number on the page; return [(number, shown answer or failure, scaled)]."""
     records = []
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
-            page = browser.new_context(viewport=VIEWPORT).new_page()
+            page = browser.new_context(viewport=viewport).new_page()
             watcher = PageCapture(page)
             page.goto(base_url + "/", wait_until="load")
             page.locator(PAD_SELECTOR).scroll_into_view_if_needed()
@@ -391,7 +393,7 @@ def run_numbers(args, base_url):
     numbers = compose_numbers(measuring if args.writers == "measuring" else training, args.numbers, args.seed)
     print(f"Drawing {len(numbers)} composed numbers of {args.writers} writers on {base_url}/", flush=True)
     started = time.monotonic()
-    records = replay_numbers(base_url, numbers)
+    records = replay_numbers(base_url, numbers, PHONE_VIEWPORT if args.phone else VIEWPORT)
     print_numbers_report(records)
     elapsed = time.monotonic() - started
     print(f"\nElapsed: {elapsed:.1f} s ({elapsed / max(len(numbers), 1):.2f} s per number)")
@@ -412,6 +414,8 @@ def parse_args(argv=None):
                         help="draw this many composed numbers instead of single digits")
     parser.add_argument("--writers", choices=("measuring", "training"), default="measuring",
                         help="whose digits the numbers are composed of")
+    parser.add_argument("--phone", action="store_true",
+                        help="draw the numbers on a phone-sized page (bench.support.page.PHONE_VIEWPORT)")
     args = parser.parse_args(argv)
     if args.limit <= 0:
         parser.error(f"--limit must be positive, got {args.limit}")
