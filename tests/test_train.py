@@ -299,6 +299,18 @@ def test_fine_tuning_starts_from_the_given_network(small_handwriting):
     assert tuned.metadata["initialised_from"]["version"] == base.version
 
 
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"seed": 1}, "--seed 0"),
+    ({"validation_size": 40}, "--validation-size 30"),
+])
+def test_fine_tuning_keeps_the_initial_validation_split(changes, message):
+    data = synthetic_mnist()
+    base = quiet_train(tiny_config(epochs=1, augment=(), validation_size=30), data).network
+    with pytest.raises(TrainingError, match=message):
+        quiet_train(tiny_config(**{"epochs": 1, "augment": (), "validation_size": 30, **changes}), data,
+                    initial=base)
+
+
 def test_extra_handwriting_files_join_the_training_writers(tmp_path, handwriting_path):
     extra = tmp_path / "corrections.jsonl.gz"
     strokes = [[[10.0, 10.0], [10.0, 100.0]]]

@@ -123,6 +123,23 @@ class Trainer:
         return loss_sum / seen, correct / seen
 
 
+def check_same_split(initial, seed, validation_size):
+    """Raise TrainingError unless this run (seed, validation_size) validates on the images `initial` held out too.
+
+    The validation split follows the seed and the validation size: with
+    others, a fine-tuned network would be validated, chosen and calibrated
+    on MNIST images it was trained on. A file without a recorded seed passes.
+    """
+    recorded_seed = initial.metadata.get("seed")
+    recorded_size = initial.metadata.get("hyperparameters", {}).get("validation_size")
+    if recorded_seed is not None and recorded_seed != seed:
+        raise TrainingError(f"--init was trained with --seed {recorded_seed}, whose validation split this run "
+                            f"must keep: fine-tune with --seed {recorded_seed}, not {seed}")
+    if recorded_size is not None and recorded_size != validation_size:
+        raise TrainingError(f"--init held out {recorded_size} validation images: fine-tune with "
+                            f"--validation-size {recorded_size}, not {validation_size}")
+
+
 def start_from(network, initial):
     """Copy a trained network's weights into `network` in place: every hidden layer, and its digit outputs.
 
@@ -182,6 +199,8 @@ def train(config, data, handwriting=None, command="", data_sha256=None, progress
         np.random.default_rng(seed) for seed in np.random.SeedSequence(config.seed).spawn(6)
     )
     train_images, train_labels, validation_X, validation_y = split_data(config, data, split_rng)
+    if initial is not None:
+        check_same_split(initial, config.seed, len(validation_y))
     labels = output_labels(config.negatives, handwriting.others) if handwriting is not None else ()
     hand = HandwritingSet(handwriting, labels, config, hand_rng) if handwriting is not None else None
     n_train = len(train_labels) + (hand.size() if hand is not None else 0)
