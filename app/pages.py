@@ -7,7 +7,7 @@ and serve the report's pictures.
 
 from flask import Blueprint, abort, current_app, render_template, request, send_from_directory
 
-from model.constants import IMAGE_SIDE, N_CLASSES, PEN_WIDTH
+from model.constants import IMAGE_SIDE, N_CLASSES
 from model.report_files import REPORT_PICTURES
 
 bp = Blueprint("pages", __name__)
@@ -15,10 +15,17 @@ bp = Blueprint("pages", __name__)
 MODEL_PAGE_KEY = "model_page"
 """Where create_app keeps the model page's ModelDescription in `app.extensions`."""
 
-STROKE_WIDTH = PEN_WIDTH
-"""Pen width in logical pixels on the page's 280-pixel drawing, tuned by measurement.
+STROKE_WIDTH = 10
+"""Pen width in logical pixels on the page's 280-pixel drawing, chosen by measurement.
 
-The template writes it into the canvas's data-stroke-width, where
+Thinner than the UNIPEN recipe's PEN_WIDTH: a long number fitted to the
+surface has small digits, and a wide pen fills them into blobs. 300
+composed numbers of the calibration writers, fitted to a surface 400 units
+wide (a phone) and read with their strokes: pens of 18, 14, 12, 10 and 8
+read 238, 260, 271, 275 and 280 whole; 933 units wide (a desktop): 276,
+278, 278, 282 and 284. Their single digits drawn 100 to 220 units high read
+the same with 10 as with 18 (within 0.2 points); 10 keeps the line bold on
+a phone. The template writes it into the canvas's data-stroke-width, where
 static/app.js, the browser tests and bench/browser_replay.py read it.
 """
 

@@ -1,7 +1,10 @@
 """Measure how well the real server reads whole numbers, and single digits through the number reader.
 
 Numbers of 1 to 8 digits are composed from UNIPEN digits, all by one
-writer (bench.support.compose), drawn with the page's pen in the three
+writer (bench.support.compose), drawn with the UNIPEN recipe's pen
+(PEN_WIDTH, 18 units, as a client following the data's README draws them,
+and as every earlier run of this benchmark did; the page's own, thinner pen
+is measured by `bench.browser_replay --numbers`) in the three
 image styles and posted to /predict/number twice: as the PNG alone, and as
 JSON with the PNG and the pen strokes in its pixels, as the page sends
 them. The isolated digits of the

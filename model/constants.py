@@ -20,7 +20,10 @@ CANVAS_HEIGHT = 280
 """Height of the page's drawing surface in drawing units, and of the UNIPEN strokes' canvas."""
 
 PEN_WIDTH = 18
-"""Pen width of the page and of the UNIPEN recipe, in drawing units (chosen by measurement)."""
+"""Pen width of the UNIPEN recipe (the data's README), in drawing units: how training and benchmarks draw strokes.
+
+The page itself draws thinner, so that the small digits of a long number
+stay open; its width is set by the app and given to the page."""
 
 DTYPE = np.float32
 """Floating type of images, weights and all the arithmetic."""

@@ -1,6 +1,6 @@
 """Drawings as the page sends them, for tests and benchmarks.
 
-`model.training.handwriting.render_strokes` draws strokes with the page's pen;
+`model.training.handwriting.render_strokes` draws strokes with the UNIPEN recipe's pen (PEN_WIDTH);
 `encode_style` stores that ink in one of the three styles the API accepts,
 and `draw_png` does both and encodes the PNG (`encode_image`).
 """
@@ -41,7 +41,7 @@ def encode_image(image, image_format="PNG", **params):
 
 
 def draw_image(strokes, style="transparent", line_width=PEN_WIDTH, size=CANVAS_SIZE):
-    """Return a Pillow image of the strokes drawn with the page's pen on a surface of `size` (width, height).
+    """Return a Pillow image of the strokes drawn with a round pen `line_width` wide on a surface of `size` (width, height).
 
     strokes : list of strokes, each a list of (x, y) points in drawing units
     """

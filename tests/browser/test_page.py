@@ -359,7 +359,8 @@ def test_high_dpi_scrolled_and_scaled_canvas_maps_points_exactly(new_page):
     draw_stroke(page, [(60, 70), (220, 70)])
     draw_stroke(page, [(600, 200), (700, 200)])  # Far to the right, on the wide surface.
 
-    inside = [(62, 70), (140, 70), (218, 70), (140, 63), (140, 77), (602, 200), (698, 200)]
+    edge = pen_width / 2 - 2
+    inside = [(62, 70), (140, 70), (218, 70), (140, 70 - edge), (140, 70 + edge), (602, 200), (698, 200)]
     outside = [(140, 70 - pen_width), (140, 70 + pen_width), (60 - pen_width, 70),
                (220 + pen_width, 70), (140, 140), (650, 200 - pen_width), (700 + pen_width, 200)]
     assert ink_alpha(page, inside) == [255] * len(inside)
