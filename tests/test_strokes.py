@@ -71,6 +71,12 @@ def test_boxes_are_in_pixels_of_the_image_in_reading_order(network):
     assert abs(x7 - 111) <= 1 and abs(x7 + w7 - 219) <= 1
 
 
+def test_a_one_drawn_against_a_zero_is_not_taken_into_it(network):
+    strokes = one(30) + zero(85)
+    assert marks_in(ink_of(strokes, 200)) == 1
+    assert read(by_strokes(strokes, 200, network), network) == "10"
+
+
 def test_a_four_in_two_strokes_is_one_digit(network):
     assert read(by_strokes(four_in_two_strokes(90), 280, network), network) == "4"
 
