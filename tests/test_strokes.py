@@ -77,6 +77,13 @@ def test_a_one_drawn_against_a_zero_is_not_taken_into_it(network):
     assert read(by_strokes(strokes, 200, network), network) == "10"
 
 
+@pytest.mark.parametrize("flag_first", [True, False], ids=["flag first", "stem first"])
+def test_a_one_whose_flag_is_a_stroke_of_its_own_is_one_digit(network, flag_first):
+    flag, stem = [[100, 90], [140, 50]], [[140, 50], [140, 230]]
+    strokes = [flag, stem] if flag_first else [stem, flag]
+    assert read(by_strokes(strokes, 280, network), network) == "1"
+
+
 def test_a_four_in_two_strokes_is_one_digit(network):
     assert read(by_strokes(four_in_two_strokes(90), 280, network), network) == "4"
 
